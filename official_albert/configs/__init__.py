@@ -1,0 +1,3 @@
+"""Experiment configs; importing this package registers every experiment."""
+
+from official_albert.configs import pretraining  # pylint: disable=unused-import

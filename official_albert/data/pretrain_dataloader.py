@@ -1,0 +1,103 @@
+"""Input pipeline for ALBERT pretraining records.
+
+Reads the original ALBERT TFRecord layout (`input_ids`, `input_mask`,
+`segment_ids`, `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`,
+`next_sentence_labels`), whether written by our `create_pretraining_data` or by
+the original script; extra features such as `token_boundary` are ignored.
+Model Garden's `InputReader` (through `BertPretrainDataLoader`) shards files
+across workers, interleaves, shuffles, batches and prefetches; this module
+renames the SOP label and checks the records against the config first.
+"""
+
+import json
+import os
+from typing import Dict, List
+
+import tensorflow as tf
+from official.nlp.data import data_loader_factory
+from official.nlp.data import pretrain_dataloader
+
+from official_albert import errors
+from official_albert.configs import pretraining
+
+
+def input_files(pattern: str) -> List[str]:
+  """Expands a comma-separated list of file patterns.
+
+  Raises:
+    UserError: if no file matches or every matching file is empty.
+  """
+  files = sorted({f for p in pattern.split(",") if p.strip()
+                  for f in tf.io.gfile.glob(p.strip())})
+  if not files:
+    errors.fail(f"no input file matches {pattern!r}; create records with "
+                "`python -m official_albert.data.create_pretraining_data` or "
+                "fix the input_path")
+  if all(tf.io.gfile.stat(f).length == 0 for f in files):
+    errors.fail(f"every file matching {pattern!r} is empty; re-create the "
+                "records")
+  return files
+
+
+def check_records(params: pretraining.AlbertPretrainDataConfig,
+                  vocab_size: int) -> None:
+  """Checks that the records fit the config, before any training work.
+
+  Reads the first record of the first file (and `metadata.json` beside the
+  files when present) and compares the sequence length, the number of
+  predictions and the vocabulary size.
+
+  Args:
+    params: the data config.
+    vocab_size: the encoder's `vocab_size`.
+
+  Raises:
+    UserError: on missing or empty files, or a mismatch.
+  """
+  files = input_files(params.input_path)
+  try:
+    first = next(iter(tf.data.TFRecordDataset(files[0]).take(1)))
+  except StopIteration:
+    errors.fail(f"{files[0]} holds no record; re-create the records")
+  except tf.errors.DataLossError:
+    errors.fail(f"{files[0]} is not a TFRecord file; point input_path at the "
+                "records")
+  features = tf.train.Example.FromString(first.numpy()).features.feature
+  for name, want, key in (
+      ("input_ids", params.seq_length, "seq_length"),
+      ("masked_lm_positions", params.max_predictions_per_seq,
+       "max_predictions_per_seq")):
+    if name not in features:
+      errors.fail(f"{files[0]} has no feature {name!r}; it is not an ALBERT "
+                  "pretraining record")
+    got = len(features[name].int64_list.value)
+    if got != want:
+      errors.fail(f"records in {files[0]} have {name} of length {got} but "
+                  f"{key}={want}; set {key}={got} or re-create the records")
+  meta_path = os.path.join(os.path.dirname(files[0]), "metadata.json")
+  if tf.io.gfile.exists(meta_path):
+    with tf.io.gfile.GFile(meta_path) as f:
+      meta_vocab = json.load(f).get("vocab_size")
+    if meta_vocab is not None and meta_vocab != vocab_size:
+      errors.fail(f"records in {os.path.dirname(files[0])} were made with a "
+                  f"{meta_vocab}-piece vocabulary but the encoder has "
+                  f"vocab_size={vocab_size}; set "
+                  f"task.model.encoder.vocab_size={meta_vocab}")
+
+
+@data_loader_factory.register_data_loader_cls(
+    pretraining.AlbertPretrainDataConfig)
+class AlbertPretrainDataLoader(pretrain_dataloader.BertPretrainDataLoader):
+  """Loads ALBERT pretraining batches.
+
+  Each batch is a dict of int32 tensors `input_word_ids`, `input_mask`,
+  `input_type_ids` `[batch, seq_length]`, `masked_lm_positions`,
+  `masked_lm_ids` `[batch, max_predictions_per_seq]`, `sentence_order_label`
+  `[batch, 1]` (1 = segments swapped), and float32 `masked_lm_weights`
+  `[batch, max_predictions_per_seq]`.
+  """
+
+  def _parse(self, record: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    x = super()._parse(record)
+    x["sentence_order_label"] = x.pop("next_sentence_labels")
+    return x

@@ -1,0 +1,110 @@
+"""Runs an ALBERT experiment: Model Garden's train/eval loop on Orbit.
+
+  python train.py --experiment=albert/pretraining --mode=train_and_eval \
+    --model_dir=DIR --config_file=configs/models/albert_base_v2.yaml \
+    --config_file=experiments/pretraining/demo.yaml \
+    --params_override=task.train_data.global_batch_size=64
+
+Flags are Model Garden's (`official.common.flags`): --experiment, --mode
+(train, eval, train_and_eval, continuous_eval, ...), --model_dir, --config_file
+(repeatable, applied in order), --params_override (comma form or YAML),
+--gin_file, --gin_params, --tpu. The final config is written to
+`DIR/params.yaml`, the final evaluation metrics to `DIR/metrics.json`.
+Bad input ends with one line `error: ...` and exit status 2.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import gin
+from absl import app
+from absl import flags
+from absl import logging
+from official.common import distribute_utils
+from official.common import flags as tfm_flags
+from official.core import task_factory
+from official.core import train_lib
+from official.core import train_utils
+from official.modeling import performance
+
+from official_albert import configs  # pylint: disable=unused-import
+from official_albert import errors
+from official_albert import io_utils
+from official_albert import tasks  # pylint: disable=unused-import
+from official_albert.configs import overrides
+
+FLAGS = flags.FLAGS
+
+
+def _write_metrics(model_dir: str, mode: str, logs) -> None:
+  """Prints the final metrics and saves them to model_dir/metrics.json."""
+  metrics = {k: float(v) for k, v in (logs or {}).items()
+             if getattr(v, "shape", ()) == () and not isinstance(v, str)}
+  if not metrics:
+    return
+  print(f"final {mode} metrics: " + ", ".join(
+      f"{k}={v:.4f}" for k, v in sorted(metrics.items())), flush=True)
+  path = os.path.join(model_dir, "metrics.json")
+  with io_utils.atomic_path(path) as tmp:
+    with open(tmp, "w", encoding="utf-8") as f:
+      json.dump(metrics, f, indent=2, sort_keys=True)
+
+
+def run(experiment: str, mode: str, model_dir: str, config_files, override,
+        tpu=None, gin_files=None, gin_params=None):
+  """Parses the config, checks inputs, then trains and/or evaluates.
+
+  Returns:
+    The final evaluation logs (a dict of metric name to value), or None.
+
+  Raises:
+    UserError: on bad flags, config or inputs, before any training work.
+  """
+  for name, value in (("--experiment", experiment), ("--mode", mode),
+                      ("--model_dir", model_dir)):
+    if not value:
+      errors.fail(f"{name} is required")
+  params = overrides.parse_configuration(experiment, config_files, override,
+                                         tpu)
+  if gin_files or gin_params:
+    gin.parse_config_files_and_bindings(gin_files, gin_params)
+  if params.runtime.mixed_precision_dtype:
+    performance.set_mixed_precision_policy(
+        params.runtime.mixed_precision_dtype, params.runtime.loss_scale)
+  strategy = distribute_utils.get_distribution_strategy(
+      distribution_strategy=params.runtime.distribution_strategy,
+      all_reduce_alg=params.runtime.all_reduce_alg,
+      num_gpus=params.runtime.num_gpus,
+      tpu_address=params.runtime.tpu)
+  with strategy.scope():
+    task = task_factory.get_task(params.task, logging_dir=model_dir)
+  if hasattr(task, "check_inputs"):
+    task.check_inputs(mode)
+  if "train" in mode:
+    train_utils.serialize_config(params, model_dir)
+  logs = {}  # The last evaluation's metrics, kept by an eval action.
+  train_lib.run_experiment(
+      distribution_strategy=strategy, task=task, mode=mode, params=params,
+      model_dir=model_dir, eval_actions=[logs.update])
+  if gin_files or gin_params:
+    train_utils.save_gin_config(mode, model_dir)
+  if "eval" in mode:
+    _write_metrics(model_dir, mode, logs)
+  return logs
+
+
+def main(_):
+  if not FLAGS["verbosity"].present:  # Orbit prints progress; keep logs quiet.
+    logging.set_verbosity(logging.WARNING)
+  errors.run_cli(lambda: run(
+      FLAGS.experiment, FLAGS.mode, FLAGS.model_dir, FLAGS.config_file,
+      FLAGS.params_override, FLAGS.tpu, FLAGS.gin_file, FLAGS.gin_params))
+
+
+if __name__ == "__main__":
+  tfm_flags.define_flags()
+  app.run(main, argv=sys.argv)
