@@ -21,8 +21,12 @@ from official_albert import errors
 from official_albert.configs import pretraining
 
 
-def input_files(pattern: str) -> List[str]:
+def input_files(pattern: str, key: str = "input_path") -> List[str]:
   """Expands a comma-separated list of file patterns.
+
+  Args:
+    pattern: the patterns.
+    key: the config key they come from, for messages.
 
   Raises:
     UserError: if no file matches or every matching file is empty.
@@ -30,9 +34,9 @@ def input_files(pattern: str) -> List[str]:
   files = sorted({f for p in pattern.split(",") if p.strip()
                   for f in tf.io.gfile.glob(p.strip())})
   if not files:
-    errors.fail(f"no input file matches {pattern!r}; create records with "
-                "`python -m official_albert.data.create_pretraining_data` or "
-                "fix the input_path")
+    errors.fail(f"no input file matches {key}={pattern!r}; create records "
+                "with `python -m official_albert.data.create_pretraining_data`"
+                " or fix the path")
   if all(tf.io.gfile.stat(f).length == 0 for f in files):
     errors.fail(f"every file matching {pattern!r} is empty; re-create the "
                 "records")
@@ -40,7 +44,7 @@ def input_files(pattern: str) -> List[str]:
 
 
 def check_records(params: pretraining.AlbertPretrainDataConfig,
-                  vocab_size: int) -> None:
+                  vocab_size: int, key: str) -> None:
   """Checks that the records fit the config, before any training work.
 
   Reads the first record of the first file (and `metadata.json` beside the
@@ -50,11 +54,12 @@ def check_records(params: pretraining.AlbertPretrainDataConfig,
   Args:
     params: the data config.
     vocab_size: the encoder's `vocab_size`.
+    key: the config key of `params`, e.g. "task.train_data", for messages.
 
   Raises:
     UserError: on missing or empty files, or a mismatch.
   """
-  files = input_files(params.input_path)
+  files = input_files(params.input_path, f"{key}.input_path")
   try:
     first = next(iter(tf.data.TFRecordDataset(files[0]).take(1)))
   except StopIteration:
@@ -63,7 +68,7 @@ def check_records(params: pretraining.AlbertPretrainDataConfig,
     errors.fail(f"{files[0]} is not a TFRecord file; point input_path at the "
                 "records")
   features = tf.train.Example.FromString(first.numpy()).features.feature
-  for name, want, key in (
+  for name, want, field in (
       ("input_ids", params.seq_length, "seq_length"),
       ("masked_lm_positions", params.max_predictions_per_seq,
        "max_predictions_per_seq")):
@@ -73,7 +78,8 @@ def check_records(params: pretraining.AlbertPretrainDataConfig,
     got = len(features[name].int64_list.value)
     if got != want:
       errors.fail(f"records in {files[0]} have {name} of length {got} but "
-                  f"{key}={want}; set {key}={got} or re-create the records")
+                  f"{key}.{field}={want}; set {key}.{field}={got} or "
+                  "re-create the records")
   meta_path = os.path.join(os.path.dirname(files[0]), "metadata.json")
   if tf.io.gfile.exists(meta_path):
     with tf.io.gfile.GFile(meta_path) as f:

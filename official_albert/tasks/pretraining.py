@@ -75,10 +75,10 @@ class AlbertPretrainingTask(base_task.Task):
                     "them equal")
     if "train" in mode:
       pretrain_dataloader.check_records(self.task_config.train_data,
-                                        vocab_size)
+                                        vocab_size, "task.train_data")
     if "eval" in mode:
       pretrain_dataloader.check_records(self.task_config.validation_data,
-                                        vocab_size)
+                                        vocab_size, "task.validation_data")
 
   def initialize(self, model: albert.AlbertPretrainer) -> None:
     """Restores `init_checkpoint`: the encoder and whichever heads it holds."""
