@@ -33,6 +33,8 @@ class AlbertEncoderConfig(hyperparams.Config):
   type_vocab_size: int = 2
   initializer_range: float = 0.02
   layer_norm_eps: float = 1e-12
+  attention_type: str = "exact"
+  num_landmarks: int = 64
 
 
 def build_encoder(config: AlbertEncoderConfig) -> albert.AlbertEncoder:

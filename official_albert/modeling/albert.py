@@ -28,6 +28,8 @@ import tf_keras
 from official.modeling import activations as mg_activations
 from official.nlp.modeling import layers as mg_layers
 
+from official_albert.modeling import nystrom
+
 # The original ALBERT configs say "gelu" and mean the tanh approximation
 # (HuggingFace calls that "gelu_new"); "gelu_exact" is the erf form.
 _ACTIVATIONS = {
@@ -96,10 +98,15 @@ class AlbertEncoder(tf_keras.Model):
     type_vocab_size: number of segment ids.
     initializer_range: stddev of the truncated-normal initializer.
     layer_norm_eps: LayerNorm epsilon (1e-12 in the original).
+    attention_type: "exact" softmax attention, or "nystrom" for the
+      Nyströmformer approximation (`official_albert.modeling.nystrom`), whose
+      cost grows as O(seq_length * num_landmarks); both have the same weights
+      plus, for "nystrom", a depthwise-convolution skip.
+    num_landmarks: Nyström landmarks per head (ignored for "exact").
 
   Raises:
     ValueError: on inconsistent sizes (heads not dividing H, groups more than
-      layers) or an unknown activation.
+      layers), an unknown activation or an unknown attention_type.
   """
 
   def __init__(self,
@@ -118,6 +125,8 @@ class AlbertEncoder(tf_keras.Model):
                type_vocab_size: int = 2,
                initializer_range: float = 0.02,
                layer_norm_eps: float = 1e-12,
+               attention_type: str = "exact",
+               num_landmarks: int = 64,
                **kwargs):
     super().__init__(**kwargs)
     if hidden_size % num_attention_heads:
@@ -136,7 +145,16 @@ class AlbertEncoder(tf_keras.Model):
         attention_probs_dropout_prob=attention_probs_dropout_prob,
         max_position_embeddings=max_position_embeddings,
         type_vocab_size=type_vocab_size, initializer_range=initializer_range,
-        layer_norm_eps=layer_norm_eps)
+        layer_norm_eps=layer_norm_eps, attention_type=attention_type,
+        num_landmarks=num_landmarks)
+    if attention_type == "exact":
+      block_cls, block_extra = mg_layers.TransformerEncoderBlock, {}
+    elif attention_type == "nystrom":
+      block_cls = nystrom.NystromEncoderBlock
+      block_extra = dict(num_landmarks=num_landmarks)
+    else:
+      raise ValueError(f"attention_type must be 'exact' or 'nystrom', got "
+                       f"{attention_type!r}")
     activation = get_activation(hidden_act)
 
     # Embeddings (E wide), summed, normalised, then projected to H.
@@ -162,7 +180,7 @@ class AlbertEncoder(tf_keras.Model):
 
     # groups[g][i] is inner block i of group g; layers share them.
     self.groups = [[
-        mg_layers.TransformerEncoderBlock(
+        block_cls(
             num_attention_heads=num_attention_heads,
             inner_dim=intermediate_size,
             inner_activation=activation,
@@ -171,7 +189,7 @@ class AlbertEncoder(tf_keras.Model):
             norm_epsilon=layer_norm_eps,
             output_dropout=hidden_dropout_prob,
             attention_dropout=attention_probs_dropout_prob,
-            name=f"group_{g}/inner_group_{i}")
+            name=f"group_{g}/inner_group_{i}", **block_extra)
         for i in range(inner_group_num)] for g in range(num_hidden_groups)]
     self.layer_to_group = [
         int(i / num_hidden_layers * num_hidden_groups)

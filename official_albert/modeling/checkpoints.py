@@ -12,6 +12,7 @@ checkpoint has, so that continuing from a released checkpoint without an SOP
 head leaves the SOP head freshly initialised.
 """
 
+import re
 from typing import List
 
 import tensorflow as tf
@@ -33,6 +34,19 @@ def _resolve(path: str) -> str:
   return path
 
 
+def _only_new_nystrom_variables(message: str) -> bool:
+  """Whether every unmatched variable is a Nyström convolution kernel.
+
+  An exact-attention checkpoint has no `nystrom_conv` kernels; a Nyström
+  model restored from it keeps them at their zero initialisation, which makes
+  the block start as the plain Nyström approximation of the same weights.
+  """
+  shown = re.search(r"Showing (\d+) of (\d+) unmatched", message)
+  names = re.findall(r"<tf\.Variable '([^']+)'", message)
+  return bool(shown and shown.group(1) == shown.group(2) and names and
+              all("/nystrom_conv/" in n for n in names))
+
+
 def restore_items(path: str, **items: tf.Module) -> List[str]:
   """Restores the named items (e.g. `encoder=model.encoder`) from `path`.
 
@@ -47,7 +61,9 @@ def restore_items(path: str, **items: tf.Module) -> List[str]:
 
   Raises:
     UserError: if the checkpoint is missing or holds none of the items, or if
-      a restored item's variables do not match (shape or missing variable).
+      a restored item's variables do not match (shape or missing variable;
+      only the Nyström convolution kernels may be missing, see
+      `_only_new_nystrom_variables`).
   """
   path = _resolve(path)
   names = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
@@ -66,10 +82,16 @@ def restore_items(path: str, **items: tf.Module) -> List[str]:
                 "`python -m official_albert.interop.convert`")
   restored = {n: items[n] for n in sorted(present)}
   try:
-    wrap(restored).read(path).assert_existing_objects_matched()
-  except (AssertionError, ValueError) as e:
+    status = wrap(restored).read(path)
+    status.expect_partial()  # Optimizer slots etc. are not ours to restore.
+    status.assert_existing_objects_matched()
+  except AssertionError as e:
+    if not _only_new_nystrom_variables(str(e)):
+      errors.fail(f"checkpoint {path!r} does not match the model: "
+                  f"{str(e).splitlines()[0][:300]}; check the model config")
+  except ValueError as e:
     errors.fail(f"checkpoint {path!r} does not match the model: "
-                f"{str(e).splitlines()[0]}; check the model config")
+                f"{str(e).splitlines()[0][:300]}; check the model config")
   for name in sorted(set(items) - present):
     logging.info("Checkpoint %s has no %s: it starts freshly initialised.",
                  path, name)
