@@ -1,0 +1,300 @@
+"""Writes ALBERT pretraining TFRecords: SOP pairs with n-gram word masks.
+
+Usage:
+
+  python -m official_albert.data.create_pretraining_data \
+      --input_file assets/corpus/train.txt --output_dir /tmp/records \
+      --sp_model_file assets/vocab/albert_demo_8k.model --do_lower_case \
+      --max_seq_length 128 --dupe_factor 5 --num_shards 4 --num_workers 2
+
+Input is the seed format (one sentence per line, a blank line between
+documents; see `prepare_corpus`). The algorithm is the original ALBERT
+`create_pretraining_data.py` (target length `max_seq_length - 3`, shortened to
+`randint(2, max)` with probability `short_seq_prob`; sentences accumulate into
+chunks split at a random sentence into A and B; truncation from the longer
+side; n-gram whole-word masking with p(n) ~ 1/n, budget
+`min(max_pred, max(1, round(len * masked_lm_prob)))`, 80/10/10 replacement)
+with the differences listed in `sop_instances` (SOP only, no random-document
+B: a one-sentence chunk is cut at a random word boundary), and these:
+
+* Deterministic and parallel. Document d (counted over all input files in
+  order) in dupe round r draws every random choice from
+  `random.Random(f"{random_seed}:{d}:{r}")` (the original draws n-gram sizes
+  from numpy's unseeded global RNG). Documents are streamed in batches to
+  `--num_workers` processes and results are consumed in document order, so
+  the output is byte-identical for any number of workers.
+* Instances go to shards round-robin in (document, round) order; each shard
+  is then shuffled with `random.Random(f"{random_seed}:shard:{k}")`, holding
+  one shard in memory at a time (the original holds and shuffles all
+  instances at once).
+
+Output, written atomically as a whole directory: DIR/part-0000k-of-0000N.
+tfrecord with the original's tf.train.Example features (int64 input_ids,
+input_mask, segment_ids, token_boundary [max_seq_length]; int64
+masked_lm_positions, masked_lm_ids and float masked_lm_weights [max_pred];
+int64 next_sentence_labels [1] holding the SOP label, 1 = swapped), and
+DIR/metadata.json (instance and non-pad token counts, sizes, vocabulary and
+its sha256, files and all settings).
+"""
+
+import argparse
+import glob
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import random
+import sys
+import time
+from typing import Dict, Iterator, List, Sequence, Tuple
+
+import tensorflow as tf
+import tqdm
+
+from official_albert import errors, io_utils
+from official_albert.data import sop_instances, tokenization
+
+# Documents handed to the worker pool at a time, per worker: enough to keep
+# workers busy, few enough that the corpus is never all in memory.
+_DOCS_PER_WORKER_BATCH = 64
+# Set by `_init_worker` in the main process; forked workers inherit them.
+_builder = None  # InstanceBuilder
+_args = None  # the parsed flags
+
+
+def input_files(patterns: Sequence[str]) -> List[str]:
+  """Expands globs in order, each sorted.
+
+  Raises:
+    errors.UserError: a pattern matches no file.
+  """
+  files = []
+  for pattern in patterns:
+    matches = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+    if not matches:
+      errors.fail(f"--input_file {pattern!r} matches no file; pass a path or "
+                  "glob of seed-format text files")
+    files.extend(matches)
+  return files
+
+
+def read_documents(paths: Sequence[str]) -> Iterator[List[str]]:
+  """Streams documents (lists of sentence lines) from seed-format files.
+
+  Raises:
+    errors.UserError: a file is not UTF-8 text.
+  """
+  for path in paths:
+    document = []
+    try:
+      with open(path, encoding="utf-8") as f:
+        for line in f:
+          line = line.strip()
+          if line:
+            document.append(line)
+          elif document:
+            yield document
+            document = []
+    except UnicodeDecodeError as e:
+      errors.fail(f"--input_file {path!r} is not UTF-8 text ({e}); convert it "
+                  "or pass seed-format text from prepare_corpus")
+    if document:
+      yield document
+
+
+def load_tokenizer(sp_model_file: str, do_lower_case: bool
+                   ) -> tokenization.AlbertTokenizer:
+  """Loads the SentencePiece model, turning its failures into UserError."""
+  try:
+    return tokenization.AlbertTokenizer(sp_model_file, do_lower_case)
+  except (OSError, RuntimeError, ValueError) as e:
+    errors.fail(f"cannot use --sp_model_file {sp_model_file!r}: "
+                f"{str(e).splitlines()[0]}; pass a .model file written by "
+                "official_albert.data.train_vocab")
+
+
+def _init_worker(args: argparse.Namespace) -> None:
+  """Builds the tokenizer and InstanceBuilder that workers will inherit."""
+  global _builder, _args
+  tokenizer = load_tokenizer(args.sp_model_file, args.do_lower_case)
+  _builder = sop_instances.InstanceBuilder(
+      tokenizer, args.max_seq_length, args.max_predictions_per_seq,
+      args.masked_lm_prob, args.short_seq_prob, args.ngram)
+  _args = args
+
+
+def _document_records(task: Tuple[int, List[str]]) -> List[Tuple[bytes, int]]:
+  """Tokenizes document `task[0]` and builds its instances of all rounds.
+
+  Returns:
+    (serialized tf.train.Example, number of non-pad tokens) per instance.
+  """
+  index, sentences = task
+  encoded = [_builder.tokenizer.encode(s) for s in sentences]
+  document = [ids for ids in encoded if ids]
+  records = []
+  for r in range(_args.dupe_factor):
+    rng = random.Random(f"{_args.random_seed}:{index}:{r}")
+    for inst in _builder.document_instances(document, rng):
+      # Deterministic serialization orders the feature map by key.
+      example = to_example(inst, _args.max_seq_length,
+                           _args.max_predictions_per_seq)
+      records.append((example.SerializeToString(deterministic=True),
+                      len(inst.input_ids)))
+  return records
+
+
+def _ordered_results(documents: Iterator[List[str]], num_workers: int
+                     ) -> Iterator[List[Tuple[bytes, int]]]:
+  """Yields each document's records, in document order."""
+  tasks = enumerate(documents)
+  if num_workers == 1:
+    yield from map(_document_records, tasks)
+    return
+  # Fork: workers inherit the builder and need no fresh TensorFlow import;
+  # they build protos only and never run TensorFlow ops.
+  with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+    while batch := list(itertools.islice(
+        tasks, _DOCS_PER_WORKER_BATCH * num_workers)):
+      yield from pool.imap(_document_records, batch, chunksize=8)
+
+
+def to_example(inst: sop_instances.Instance, max_seq_length: int,
+               max_predictions_per_seq: int) -> tf.train.Example:
+  """Pads an instance into the original's tf.train.Example features."""
+  def ints(values, size):
+    return tf.train.Feature(int64_list=tf.train.Int64List(
+        value=values + [0] * (size - len(values))))
+
+  num_masked = len(inst.masked_lm_positions)
+  weights = [1.0] * num_masked + [0.0] * (max_predictions_per_seq - num_masked)
+  return tf.train.Example(features=tf.train.Features(feature={
+      "input_ids": ints(inst.input_ids, max_seq_length),
+      "input_mask": ints([1] * len(inst.input_ids), max_seq_length),
+      "segment_ids": ints(inst.segment_ids, max_seq_length),
+      "token_boundary": ints(inst.token_boundary, max_seq_length),
+      "masked_lm_positions": ints(inst.masked_lm_positions,
+                                  max_predictions_per_seq),
+      "masked_lm_ids": ints(inst.masked_lm_ids, max_predictions_per_seq),
+      "masked_lm_weights": tf.train.Feature(
+          float_list=tf.train.FloatList(value=weights)),
+      "next_sentence_labels": ints([inst.sop_label], 1),
+  }))
+
+
+def check_args(args: argparse.Namespace) -> None:
+  """Raises errors.UserError for settings the algorithm cannot use."""
+  checks = [
+      (args.max_seq_length >= 5, "--max_seq_length must be >= 5 ([CLS] A "
+       "[SEP] B [SEP] with one token each)"),
+      (1 <= args.max_predictions_per_seq <= args.max_seq_length,
+       "--max_predictions_per_seq must be between 1 and --max_seq_length"),
+      (0 < args.masked_lm_prob <= 1, "--masked_lm_prob must be in (0, 1]"),
+      (0 <= args.short_seq_prob <= 1, "--short_seq_prob must be in [0, 1]"),
+      (args.dupe_factor >= 1, "--dupe_factor must be >= 1"),
+      (args.ngram >= 1, "--ngram must be >= 1"),
+      (args.num_shards >= 1, "--num_shards must be >= 1"),
+      (args.num_workers >= 1, "--num_workers must be >= 1"),
+  ]
+  for ok, message in checks:
+    if not ok:
+      errors.fail(message + "; fix the flag")
+  if os.path.exists(args.output_dir) and not (
+      os.path.isdir(args.output_dir) and not os.listdir(args.output_dir)):
+    errors.fail(f"--output_dir {args.output_dir!r} exists and is not an empty "
+                "directory; pass a new directory or remove it")
+
+
+def _shuffle_shard(src: str, dst: str, rng: random.Random) -> None:
+  """Writes the records of `src`, shuffled, to `dst` and removes `src`."""
+  records = list(tf.data.TFRecordDataset(src).as_numpy_iterator())
+  rng.shuffle(records)
+  with tf.io.TFRecordWriter(dst) as writer:
+    for record in records:
+      writer.write(record)
+  os.remove(src)
+
+
+def create_pretraining_data(args: argparse.Namespace) -> Dict:
+  """Writes the records and metadata.json for parsed flags `args`.
+
+  Returns:
+    The metadata dictionary.
+
+  Raises:
+    errors.UserError: bad flags, inputs or SentencePiece model.
+  """
+  check_args(args)
+  files = input_files(args.input_file)
+  _init_worker(args)
+  names = [f"part-{k:05d}-of-{args.num_shards:05d}.tfrecord"
+           for k in range(args.num_shards)]
+  num_docs = num_instances = num_tokens = 0
+  start = time.time()
+  with io_utils.atomic_path(args.output_dir) as tmp_dir:
+    os.makedirs(tmp_dir)
+    results = _ordered_results(read_documents(files), args.num_workers)
+    unshuffled = [os.path.join(tmp_dir, "." + n) for n in names]
+    writers = [tf.io.TFRecordWriter(p) for p in unshuffled]
+    for records in tqdm.tqdm(results, unit="doc", file=sys.stderr,
+                             mininterval=1.0, desc="documents"):
+      num_docs += 1
+      for record, length in records:
+        writers[num_instances % args.num_shards].write(record)
+        num_instances += 1
+        num_tokens += length
+    for writer in writers:
+      writer.close()
+    if not num_instances:
+      errors.fail(f"no instances from {files} ({num_docs} documents); pass "
+                  "seed-format text with sentences of at least two words")
+    for k, name in enumerate(names):
+      _shuffle_shard(unshuffled[k], os.path.join(tmp_dir, name),
+                     random.Random(f"{args.random_seed}:shard:{k}"))
+    with open(args.sp_model_file, "rb") as f:
+      sha256 = hashlib.sha256(f.read()).hexdigest()
+    metadata = {
+        "format": "albert_pretraining", "num_instances": num_instances,
+        "num_tokens": num_tokens, "max_seq_length": args.max_seq_length,
+        "max_predictions_per_seq": args.max_predictions_per_seq,
+        "vocab_size": _builder.tokenizer.vocab_size,
+        "sp_model_file": os.path.abspath(args.sp_model_file),
+        "sp_model_sha256": sha256, "do_lower_case": args.do_lower_case,
+        "files": names, "settings": vars(args)}
+    with open(os.path.join(tmp_dir, "metadata.json"), "w") as f:
+      json.dump(metadata, f, indent=2)
+  seconds = time.time() - start
+  print(f"wrote {num_instances} instances from {num_docs} documents to "
+        f"{args.output_dir} in {seconds:.1f} s "
+        f"({num_docs / seconds:.1f} documents/s)")
+  return metadata
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  """Parses the command line (flags as the original script's)."""
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--input_file", nargs="+", required=True,
+                      help="seed-format files or globs")
+  parser.add_argument("--output_dir", required=True)
+  parser.add_argument("--sp_model_file", required=True)
+  parser.add_argument("--do_lower_case", action="store_true")
+  parser.add_argument("--max_seq_length", type=int, default=512)
+  parser.add_argument("--max_predictions_per_seq", type=int, default=20)
+  parser.add_argument("--masked_lm_prob", type=float, default=0.15)
+  parser.add_argument("--short_seq_prob", type=float, default=0.1)
+  parser.add_argument("--dupe_factor", type=int, default=40)
+  parser.add_argument("--ngram", type=int, default=3)
+  parser.add_argument("--random_seed", type=int, default=12345)
+  parser.add_argument("--num_shards", type=int, default=1)
+  parser.add_argument("--num_workers", type=int, default=1)
+  return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+  """Command-line entry point (see the module doc)."""
+  create_pretraining_data(parse_args(argv))
+
+
+if __name__ == "__main__":
+  errors.run_cli(main)

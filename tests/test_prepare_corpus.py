@@ -1,0 +1,106 @@
+"""Tests of prepare_corpus on the real WikiText and Gutenberg files."""
+
+import collections
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from official_albert import errors
+from official_albert.data import prepare_corpus
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+FILES = ("wiki.valid.raw", "austen-emma.txt", "carroll-alice.txt")
+
+
+@pytest.fixture(scope="module")
+def raw(shared_data):
+  """The raw lines of FILES."""
+  return {name: (shared_data / "corpus" / name).read_text(
+      encoding="utf-8").splitlines() for name in FILES}
+
+
+@pytest.fixture(scope="module")
+def documents(shared_data, tmp_path_factory):
+  """The seed-format output for FILES, as lists of sentence lines."""
+  out = tmp_path_factory.mktemp("corpus") / "seed.txt"
+  prepare_corpus.main(["--input"] + [str(shared_data / "corpus" / n)
+                                     for n in FILES] + ["--output", str(out)])
+  text = out.read_text(encoding="utf-8")
+  assert text.endswith("\n") and "\n\n\n" not in text
+  return [d.split("\n") for d in text.strip("\n").split("\n\n")]
+
+
+def is_wiki_title(line):
+  return line.startswith(" = ") and not line.startswith(" = = ")
+
+
+def test_one_document_per_article_and_chapter(raw, documents):
+  articles = sum(map(is_wiki_title, raw["wiki.valid.raw"]))
+  chapters = sum(line.lstrip().startswith("CHAPTER") for name in FILES[1:]
+                 for line in raw[name])
+  assert articles == 60
+  assert len(documents) == articles + chapters
+
+
+def test_no_heading_survives(documents):
+  lines = [s for d in documents for s in d]
+  assert all(s.strip() == s and s for s in lines)
+  for s in lines:
+    assert not s.startswith(("=", "CHAPTER", "VOLUME")), s
+    assert not re.match(r"\[(Emma|Alice's Adventures) .* by ", s), s
+    assert not re.search(r"@[-,.]@", s), s
+
+
+def test_wikitext_words_are_kept(raw, documents):
+  """Detokenizing must not add or lose a word of any paragraph."""
+  def words(lines):
+    return collections.Counter(w for line in lines
+                               for w in re.findall(r"\w+", line))
+  paragraphs = [line for line in raw["wiki.valid.raw"]
+                if line.strip() and not line.startswith(" = ")]
+  wiki = [s for d in documents[:60] for s in d]
+  # Compared as differences: a full Counter diff would take pytest minutes.
+  kept, given = words(wiki), words(paragraphs)
+  assert not kept - given and not given - kept
+  assert sum(s.count(" ,") + s.count(" .") for s in wiki) == 0
+  assert "1 @,@ 000" in "\n".join(raw["wiki.valid.raw"])
+  assert any("1,000" in s for s in wiki)
+
+
+def test_sentences_end_with_terminal_punctuation(documents):
+  lines = [s for d in documents for s in d]
+  ends = sum(bool(re.search(r"[.!?][\"')\]]*$|[:;]$", s)) for s in lines)
+  assert ends / len(lines) > 0.95
+
+
+def test_gutenberg_paragraphs_are_joined_and_titles_kept(raw, documents):
+  emma = raw["austen-emma.txt"]
+  first = " ".join(emma[emma.index("CHAPTER I") + 3:][:4])
+  assert documents[60][0] == first
+  emma_text = "\n".join(s for d in documents[60:] for s in d)
+  # Punkt must not end a sentence after a title before a name.
+  assert not re.search(r"\b(Mr|Mrs)\.$", emma_text, re.M)
+  # Bracketed lines ("[To Mrs. Weston.]") are dropped by design.
+  raw_count = sum(line.count("Mrs.") for line in emma
+                  if not re.match(r"\s*\[.*\]\s*$", line))
+  assert emma_text.count("Mrs.") == raw_count > 300
+
+
+def test_bad_input(tmp_path, shared_data):
+  out = tmp_path / "out.txt"
+  (tmp_path / "empty.raw").write_text("\n \n")
+  for bad in (tmp_path / "missing.txt", tmp_path / "empty.raw"):
+    with pytest.raises(errors.UserError, match=bad.name):
+      prepare_corpus.main(["--input", str(bad), "--output", str(out)])
+  assert not out.exists()
+  result = subprocess.run(
+      [sys.executable, "-m", "official_albert.data.prepare_corpus", "--input",
+       str(shared_data / "corpus" / "carroll-alice.txt"),
+       str(tmp_path / "missing.txt"), "--output", str(out)],
+      capture_output=True, text=True, check=False, cwd=REPO)
+  assert result.returncode == 2
+  assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+  assert not out.exists()
