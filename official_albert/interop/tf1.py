@@ -1,0 +1,105 @@
+"""Original TF1 ALBERT checkpoints (google-research/albert, TF-Hub exports).
+
+A release directory holds `model.ckpt*` (name-based TF1 checkpoint),
+`albert_config.json` and a SentencePiece `*.model`. Variable names are the
+interchange names of `layout` as they are; on reading, optimizer slots
+(`*/adam_m`, `*/adam_v`) and `global_step` are dropped and a TF-Hub `module/`
+prefix is removed.
+"""
+
+import glob
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from official_albert.configs.encoders import AlbertEncoderConfig
+from official_albert.interop import layout
+
+CHECKPOINT = "model.ckpt"
+_IGNORED_SUFFIXES = ("/adam_m", "/adam_v")
+_IGNORED_NAMES = ("global_step",)
+_HUB_PREFIX = "module/"
+_PROJECTION = "bert/encoder/embedding_hidden_mapping_in/"
+
+
+def read_weights(path: str, config: AlbertEncoderConfig) -> layout.Weights:
+  """Reads TF1 variables into the interchange layout and checks them.
+
+  When E == H the original release has no E->H projection; ours always
+  applies one, so an identity kernel and zero bias stand in for it (exactly
+  equivalent).
+
+  Args:
+    path: a checkpoint prefix, or a directory with one checkpoint.
+    config: the model's sizes.
+
+  Returns:
+    TF1 name -> float32 array.
+
+  Raises:
+    errors.UserError: if the checkpoint is missing or its variables do not
+      match `config` (missing, unexpected and mis-shaped names listed).
+  """
+  prefix = layout.checkpoint_prefix(path)
+  reader = tf.train.load_checkpoint(prefix)
+  weights = {}
+  for name in reader.get_variable_to_shape_map():
+    if name.endswith(_IGNORED_SUFFIXES) or name in _IGNORED_NAMES:
+      continue
+    key = name[len(_HUB_PREFIX):] if name.startswith(_HUB_PREFIX) else name
+    weights[key] = np.asarray(reader.get_tensor(name), np.float32)
+  if (not any(n.startswith(_PROJECTION) for n in weights) and
+      config.embedding_size == config.hidden_size):
+    weights[_PROJECTION + "kernel"] = np.eye(config.hidden_size,
+                                             dtype=np.float32)
+    weights[_PROJECTION + "bias"] = np.zeros(config.hidden_size, np.float32)
+  layout.check(weights, config, prefix)
+  return weights
+
+
+def load(path: str, config_path: Optional[str] = None
+         ) -> Tuple[AlbertEncoderConfig, layout.Weights, Optional[str]]:
+  """Reads an original ALBERT release (checkpoint, config, vocabulary).
+
+  Args:
+    path: a checkpoint prefix or its directory.
+    config_path: the `albert_config.json`; defaults to the one beside the
+      checkpoint.
+
+  Returns:
+    (config, weights in the interchange layout, path of the SentencePiece
+    model beside the checkpoint if there is exactly one, else None).
+
+  Raises:
+    errors.UserError: if the checkpoint or config is missing or they do not
+      match.
+  """
+  folder = path if os.path.isdir(path) else os.path.dirname(path)
+  config = layout.load_config(
+      config_path or os.path.join(folder, layout.CONFIG_FILE))
+  weights = read_weights(path, config)
+  vocabs = glob.glob(os.path.join(folder, "*.model"))
+  return config, weights, vocabs[0] if len(vocabs) == 1 else None
+
+
+def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
+         vocab: Optional[str] = None) -> None:
+  """Writes a release-style directory, atomically.
+
+  `<path>/model.ckpt*` (the exact TF1 names, readable by the original code,
+  Model Garden's tf2_albert_encoder_checkpoint_converter and
+  `tf.train.load_checkpoint`), `<path>/albert_config.json` and
+  `<path>/spiece.model`.
+
+  Raises:
+    errors.UserError: if `weights` does not match `config`.
+  """
+  layout.check(weights, config, "the weights to export")
+  variables = {name: tf.Variable(value, name=name.replace("/", "_"))
+               for name, value in weights.items()}
+  with layout.output_directory(path, vocab) as tmp:
+    tf.compat.v1.train.Saver(var_list=variables, save_relative_paths=True).save(
+        None, os.path.join(tmp, CHECKPOINT), write_meta_graph=False)
+    layout.save_config(config, os.path.join(tmp, layout.CONFIG_FILE))

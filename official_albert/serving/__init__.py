@@ -1,0 +1,1 @@
+"""Serving: SavedModel export (`export`) and batch prediction (`predict`)."""

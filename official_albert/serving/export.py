@@ -1,0 +1,245 @@
+r"""Exports an ALBERT checkpoint as a TensorFlow SavedModel.
+
+  python -m official_albert.serving.export --input ckpt/albert_base \
+      --output exported/albert_base --seq_length 128
+
+Signatures (all int32 ids, `[batch, seq_length]`; floats are float32):
+  `encoder` (also `serving_default`): `input_word_ids`, `input_mask`,
+    `input_type_ids` -> `sequence_output` `[batch, seq_length, H]`,
+    `pooled_output` `[batch, H]`.
+  `pretraining` (when the checkpoint has both heads): the encoder's inputs
+    and `masked_lm_positions` `[batch, P]` -> `mlm_logits` `[batch, P, V]`,
+    `sop_logits` `[batch, 2]`, plus the encoder's outputs.
+  `text` (when a vocabulary is known): `text` string `[batch]` ->
+    `[CLS] text [SEP]` ids, mask and type ids padded to `--seq_length`, and
+    the encoder's outputs.
+  `text_pair`: `text_a`, `text_b` -> `[CLS] a [SEP] b [SEP]`, truncated
+    round-robin (the longer segment loses tokens first, as in the original
+    `_truncate_seq_pair`).
+
+The text signatures normalise and tokenize in the graph like
+`data.tokenization.AlbertTokenizer`: whitespace collapsed, ``/'' -> ", NFKD,
+combining marks (the exact code points Python's `unicodedata.combining`
+flags) removed, lower-cased (`tf.strings.lower`, UTF-8), then
+`tensorflow_text.SentencepieceTokenizer`. One difference: the Python
+tokenizer's fix that splits a digit piece's trailing comma ("▁9," -> "▁9",
+",") is not applied in the graph. The SentencePiece model file travels as
+an asset under `assets/` (and its bytes inside the tokenizer op).
+"""
+
+import argparse
+import functools
+import unicodedata
+from typing import Dict, Optional
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+from official.nlp.modeling.layers import text_layers
+
+from official_albert import errors
+from official_albert import io_utils
+from official_albert.data.tokenization import AlbertTokenizer
+from official_albert.interop import convert
+from official_albert.interop import ours
+from official_albert.modeling import albert
+
+ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
+ENCODER_OUTPUTS = ("sequence_output", "pooled_output")
+# Python's str.split() whitespace: RE2's \s is ASCII-only, so add the rest.
+_WHITESPACE = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]+"
+
+
+@functools.lru_cache(maxsize=None)
+def _combining_marks_pattern() -> str:
+  """An RE2 class of the code points with a nonzero combining class.
+
+  Built from Python's `unicodedata`, which `preprocess_text` uses, rather than
+  RE2's `\\p{M}`, which differs (e.g. Devanagari vowel signs are marks with
+  combining class 0, kept by the original).
+  """
+  ranges = []
+  for code in range(0x110000):
+    if unicodedata.combining(chr(code)):
+      if ranges and ranges[-1][1] == code - 1:
+        ranges[-1][1] = code
+      else:
+        ranges.append([code, code])
+  return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+
+
+def normalize_text(text: tf.Tensor, lower_case: bool = True) -> tf.Tensor:
+  """In-graph `tokenization.preprocess_text`.
+
+  Args:
+    text: tf.string `[batch]`, UTF-8.
+    lower_case: lower-case the result.
+
+  Returns:
+    tf.string `[batch]`, normalised.
+  """
+  text = tf.strings.strip(tf.strings.regex_replace(text, _WHITESPACE, " "))
+  text = tf.strings.regex_replace(text, "``|''", '"')
+  text = tf_text.normalize_utf8(text, "NFKD")
+  text = tf.strings.regex_replace(text, _combining_marks_pattern(), "")
+  return tf.strings.lower(text, encoding="utf-8") if lower_case else text
+
+
+class ServingModule(tf.Module):
+  """What the SavedModel holds: the model, the tokenizer, the vocabulary.
+
+  Besides the signatures, the loaded object has `max_seq_length`, an int32
+  variable holding the model's `max_position_embeddings`.
+
+  Args:
+    model: a built `AlbertPretrainer`.
+    vocab: SentencePiece model path, or None (no text signatures).
+    seq_length: length the text signatures pad and truncate to.
+    lower_case: whether the text signatures lower-case (uncased models).
+  """
+
+  def __init__(self, model: albert.AlbertPretrainer, vocab: Optional[str],
+               seq_length: int, lower_case: bool):
+    super().__init__()
+    self.model = model
+    # Saved with the model so that clients (serving.predict) can truncate
+    # their inputs to what the position table covers.
+    self.max_seq_length = tf.Variable(
+        model.encoder.get_config()["max_position_embeddings"],
+        trainable=False, dtype=tf.int32)
+    self.seq_length = seq_length
+    self.lower_case = lower_case
+    if vocab:
+      tokenizer = AlbertTokenizer(vocab, lower_case)
+      self.special_ids = dict(start_of_sequence_id=tokenizer.cls_id,
+                              end_of_segment_id=tokenizer.sep_id,
+                              padding_id=tokenizer.pad_id)
+      self.vocab = tf.saved_model.Asset(vocab)
+      with open(vocab, "rb") as f:
+        self.tokenizer = tf_text.SentencepieceTokenizer(model=f.read(),
+                                                        out_type=tf.int32)
+
+  def encode(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Encoder outputs for int32 `[batch, seq_length]` inputs."""
+    outputs = self.model.encoder(inputs, training=False)
+    return {k: outputs[k] for k in ENCODER_OUTPUTS}
+
+  def pretrain(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Pretraining-head outputs (see the module docstring)."""
+    outputs = self.model(inputs, training=False)
+    return {k: outputs[k] for k in ("mlm_logits", "sop_logits") +
+            ENCODER_OUTPUTS}
+
+  def pack(self, *texts: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """Normalises, tokenizes and packs one or two string `[batch]` tensors."""
+    segments = [self.tokenizer.tokenize(normalize_text(t, self.lower_case))
+                for t in texts]
+    return text_layers.BertPackInputs.bert_pack_inputs(
+        segments, self.seq_length, **self.special_ids)
+
+
+def _int_spec(name: str) -> tf.TensorSpec:
+  return tf.TensorSpec([None, None], tf.int32, name=name)
+
+
+def signatures(module: ServingModule, with_heads: bool) -> Dict[str, object]:
+  """The concrete functions to export, by signature name."""
+  # No tensor-dependent Python control flow here, so autograph is not needed
+  # (and its source parsing is slow).
+  graph_fn = lambda fn: tf.function(fn, autograph=False)
+
+  @graph_fn
+  def encoder(input_word_ids, input_mask, input_type_ids):
+    return module.encode(dict(input_word_ids=input_word_ids,
+                              input_mask=input_mask,
+                              input_type_ids=input_type_ids))
+
+  @graph_fn
+  def pretraining(input_word_ids, input_mask, input_type_ids,
+                  masked_lm_positions):
+    return module.pretrain(dict(input_word_ids=input_word_ids,
+                                input_mask=input_mask,
+                                input_type_ids=input_type_ids,
+                                masked_lm_positions=masked_lm_positions))
+
+  @graph_fn
+  def text(text):
+    packed = module.pack(text)
+    return dict(packed, **module.encode(packed))
+
+  @graph_fn
+  def text_pair(text_a, text_b):
+    packed = module.pack(text_a, text_b)
+    return dict(packed, **module.encode(packed))
+
+  ids = {name: _int_spec(name) for name in ENCODER_INPUTS}
+  result = {"encoder": encoder.get_concrete_function(**ids)}
+  result["serving_default"] = result["encoder"]
+  if with_heads:
+    result["pretraining"] = pretraining.get_concrete_function(
+        masked_lm_positions=_int_spec("masked_lm_positions"), **ids)
+  if hasattr(module, "tokenizer"):
+    string = lambda name: tf.TensorSpec([None], tf.string, name=name)
+    result["text"] = text.get_concrete_function(string("text"))
+    result["text_pair"] = text_pair.get_concrete_function(string("text_a"),
+                                                          string("text_b"))
+  return result
+
+
+def export(model: albert.AlbertPretrainer, output: str,
+           vocab: Optional[str] = None, seq_length: int = 128,
+           lower_case: bool = True, with_heads: bool = True) -> None:
+  """Writes `model` as a SavedModel directory at `output`, atomically.
+
+  Args:
+    model: a built `AlbertPretrainer` holding the weights to serve.
+    output: the SavedModel directory to create.
+    vocab: the SentencePiece model, for the text signatures.
+    seq_length: what the text signatures pad to; at most the model's
+      `max_position_embeddings`.
+    lower_case: text signatures lower-case (uncased models).
+    with_heads: add the `pretraining` signature.
+
+  Raises:
+    errors.UserError: if `seq_length` is not in [2, max_position_embeddings].
+  """
+  max_length = model.encoder.get_config()["max_position_embeddings"]
+  if not 2 <= seq_length <= max_length:
+    errors.fail(f"--seq_length {seq_length} must be in [2, {max_length}] "
+                "(max_position_embeddings)")
+  module = ServingModule(model, vocab, seq_length, lower_case)
+  with io_utils.atomic_path(output) as tmp:
+    tf.saved_model.save(module, tmp,
+                        signatures=signatures(module, with_heads))
+
+
+def main(argv=None) -> None:
+  """Command-line entry point; see the module docstring."""
+  parser = argparse.ArgumentParser(
+      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--input", required=True,
+                      help="checkpoint directory (see --format)")
+  parser.add_argument("--format", default="ours",
+                      choices=["ours", "hf", "tf1", "model_garden"],
+                      help="checkpoint format, as in interop.convert")
+  parser.add_argument("--config", help="albert_config.json for tf1 or "
+                      "model_garden inputs without one beside them")
+  parser.add_argument("--output", required=True,
+                      help="SavedModel directory to create (must not exist)")
+  parser.add_argument("--vocab", help="SentencePiece .model (default: the "
+                      "checkpoint's spiece.model); enables text signatures")
+  parser.add_argument("--seq_length", type=int, default=128,
+                      help="length the text signatures pad to")
+  parser.add_argument("--lower_case", action=argparse.BooleanOptionalAction,
+                      default=True, help="lower-case text (uncased models)")
+  args = parser.parse_args(argv)
+  convert.check_output(args.output, args.vocab)
+  config, weights, vocab = convert.read(args.format, args.input, args.config)
+  model = ours.build_pretrainer(config)
+  items = ours.assign(model, weights, args.input)
+  export(model, args.output, args.vocab or vocab, args.seq_length,
+         args.lower_case, with_heads=set(ours.HEAD_ITEMS) <= set(items))
+  print(f"wrote SavedModel {args.output}")
+
+
+if __name__ == "__main__":
+  errors.run_cli(main)

@@ -1,0 +1,221 @@
+r"""Batch prediction with an ALBERT checkpoint or SavedModel.
+
+  python -m official_albert.serving.predict fill-mask \
+      --model ckpt/albert_base --input masked.txt --output predictions.jsonl
+
+`fill-mask`: each non-blank input line is a text with one or more `[MASK]`
+markers. The text between markers is tokenized with `AlbertTokenizer`, each
+marker becomes the `[MASK]` id, the sequence is `[CLS] ... [SEP]`, and the
+MLM head scores every masked position. One JSON line per input line:
+
+  {"line": 1, "text": "...", "masks": [{"position": 4, "predictions":
+   [{"token": "▁paris", "id": 1201, "probability": 0.31}, ...]}, ...]}
+
+(`position` indexes the token sequence, `[CLS]` = 0; probabilities are the
+softmax over the whole vocabulary.) `--model` is either a checkpoint directory
+(`--format ours|hf|tf1|model_garden`, as in `interop.convert`) with an MLM
+head, or a SavedModel from `serving.export` with a `pretraining` signature.
+
+Classification and question answering prediction belong with the fine-tuning
+tasks and are not here yet.
+"""
+
+import argparse
+import glob
+import json
+import os
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from official_albert import errors
+from official_albert import io_utils
+from official_albert.data.tokenization import MASK
+from official_albert.data.tokenization import AlbertTokenizer
+from official_albert.interop import convert
+from official_albert.interop import layout
+from official_albert.interop import ours
+
+# inputs (int32 arrays) -> mlm_logits [batch, predictions, vocab].
+MlmFn = Callable[[Dict[str, np.ndarray]], np.ndarray]
+
+
+def encode_masked(tokenizer: AlbertTokenizer, text: str,
+                  seq_length: int) -> List[int]:
+  """`[CLS] text [SEP]` ids with each `[MASK]` marker as the mask id.
+
+  Raises:
+    ValueError: if the text has no `[MASK]`, or a mask falls beyond
+      `seq_length` (the caller names the line).
+  """
+  parts = text.split(MASK)
+  if len(parts) < 2:
+    raise ValueError(f"has no {MASK}")
+  ids = [tokenizer.cls_id]
+  for i, part in enumerate(parts):
+    if i:
+      ids.append(tokenizer.mask_id)
+    ids.extend(tokenizer.encode(part))
+  ids = ids[:seq_length - 1] + [tokenizer.sep_id]
+  if ids.count(tokenizer.mask_id) < len(parts) - 1:
+    raise ValueError(f"has a {MASK} beyond --seq_length {seq_length}")
+  return ids
+
+
+def batch_inputs(sequences: Sequence[List[int]], pad_id: int,
+                 mask_id: int) -> Dict[str, np.ndarray]:
+  """Pads id lists into int32 model inputs plus `masked_lm_positions`.
+
+  Returns:
+    `input_word_ids`, `input_mask`, `input_type_ids` `[batch, longest]` and
+    `masked_lm_positions` `[batch, most masks]` (padded with 0).
+  """
+  length = max(len(s) for s in sequences)
+  masks = [[i for i, t in enumerate(s) if t == mask_id] for s in sequences]
+  most = max(len(m) for m in masks)
+  ids = np.full((len(sequences), length), pad_id, np.int32)
+  positions = np.zeros((len(sequences), most), np.int32)
+  for row, (seq, pos) in enumerate(zip(sequences, masks)):
+    ids[row, :len(seq)] = seq
+    positions[row, :len(pos)] = pos
+  return dict(input_word_ids=ids, input_mask=(
+      np.arange(length) < np.array([len(s) for s in sequences])[:, None]
+  ).astype(np.int32), input_type_ids=np.zeros_like(ids),
+              masked_lm_positions=positions)
+
+
+def load_mlm(model_path: str, fmt: str, config_path: Optional[str] = None):
+  """Loads a model directory for fill-mask.
+
+  Returns:
+    (MLM function, the longest sequence the model accepts
+    (`max_position_embeddings`), vocabulary path or None).
+
+  Raises:
+    errors.UserError: if the model is missing or has no MLM head.
+  """
+  if os.path.isfile(os.path.join(model_path, "saved_model.pb")):
+    saved = tf.saved_model.load(model_path)
+    if "pretraining" not in saved.signatures:
+      errors.fail(f"SavedModel {model_path} has no `pretraining` signature; "
+                  "export a checkpoint that has the MLM head")
+    signature = saved.signatures["pretraining"]
+    vocabs = glob.glob(os.path.join(model_path, "assets", "*.model"))
+    return (lambda inputs: signature(**{k: tf.constant(v) for k, v in
+                                        inputs.items()})["mlm_logits"].numpy(),
+            int(saved.max_seq_length.numpy()),
+            vocabs[0] if len(vocabs) == 1 else None)
+  config, weights, vocab = convert.read(fmt, model_path, config_path)
+  if not any(layout.head_of(n) == layout.MLM_PREFIX for n in weights):
+    errors.fail(f"{model_path} has no MLM head (cls/predictions); fill-mask "
+                "needs a pretraining checkpoint")
+  model = ours.build_pretrainer(config)
+  ours.assign(model, weights, model_path)
+  predict = tf.function(lambda inputs: model(inputs, training=False)[
+      "mlm_logits"], autograph=False, reduce_retracing=True)
+  return (lambda inputs: predict(inputs).numpy(),
+          config.max_position_embeddings, vocab)
+
+
+def fill_mask(mlm: MlmFn, tokenizer: AlbertTokenizer, texts: Sequence[str],
+              top_k: int, batch_size: int, seq_length: int) -> List[Dict]:
+  """Top-k predictions for every `[MASK]` of every non-blank text.
+
+  Args:
+    mlm: see `MlmFn`.
+    tokenizer: the model's vocabulary.
+    texts: input lines (blank ones are skipped; numbering counts them).
+    top_k: predictions per mask.
+    batch_size: texts per model call.
+    seq_length: longest token sequence, `[CLS]`/`[SEP]` included.
+
+  Returns:
+    One record per non-blank line (see the module docstring).
+
+  Raises:
+    errors.UserError: naming the first line without a `[MASK]` or with one
+      beyond `seq_length`, or if the vocabulary's size is not the model's.
+  """
+  lines = [(n, t) for n, t in enumerate(texts, 1) if t.strip()]
+  encoded = []
+  for number, text in lines:
+    try:
+      encoded.append(encode_masked(tokenizer, text, seq_length))
+    except ValueError as e:
+      errors.fail(f"input line {number} {e}; mark the words to predict "
+                  f"with {MASK}")
+  records = []
+  for start in tqdm(range(0, len(lines), batch_size), unit="batch",
+                    desc="fill-mask"):
+    chunk = encoded[start:start + batch_size]
+    inputs = batch_inputs(chunk, tokenizer.pad_id, tokenizer.mask_id)
+    probs = tf.nn.softmax(mlm(inputs)).numpy()
+    if probs.shape[-1] != tokenizer.vocab_size:
+      errors.fail(f"the vocabulary has {tokenizer.vocab_size} pieces but the "
+                  f"model scores {probs.shape[-1]}; pass the model's own "
+                  "--vocab")
+    for row, (number, text) in enumerate(lines[start:start + batch_size]):
+      masks = []
+      for slot, position in enumerate(
+          i for i, t in enumerate(chunk[row]) if t == tokenizer.mask_id):
+        best = np.argsort(-probs[row, slot])[:top_k]
+        masks.append(dict(position=position, predictions=[
+            dict(token=tokenizer.sp.id_to_piece(int(i)), id=int(i),
+                 probability=float(probs[row, slot, i])) for i in best]))
+      records.append(dict(line=number, text=text, masks=masks))
+  return records
+
+
+def main(argv=None) -> None:
+  """Command-line entry point; see the module docstring."""
+  parser = argparse.ArgumentParser(
+      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  commands = parser.add_subparsers(dest="command", required=True)
+  fill = commands.add_parser("fill-mask", help="top-k pieces for [MASK]s")
+  fill.add_argument("--model", required=True,
+                    help="checkpoint directory or SavedModel directory")
+  fill.add_argument("--format", default="ours",
+                    choices=["ours", "hf", "tf1", "model_garden"],
+                    help="checkpoint format (ignored for a SavedModel)")
+  fill.add_argument("--config", help="albert_config.json for tf1 inputs")
+  fill.add_argument("--vocab", help="SentencePiece .model (default: the "
+                    "model's own)")
+  fill.add_argument("--input", required=True,
+                    help="text file, one text with [MASK]s per line")
+  fill.add_argument("--output", required=True, help="JSONL file to write")
+  fill.add_argument("--top_k", type=int, default=5)
+  fill.add_argument("--batch_size", type=int, default=32)
+  fill.add_argument("--seq_length", type=int, default=128,
+                    help="truncate longer texts (capped at the model's "
+                    "max_position_embeddings)")
+  args = parser.parse_args(argv)
+  if not os.path.isfile(args.input):
+    errors.fail(f"--input {args.input} not found; pass a text file")
+  with open(args.input, encoding="utf-8") as f:
+    texts = f.read().splitlines()
+  if not any(t.strip() for t in texts):
+    errors.fail(f"--input {args.input} is empty; write one text with "
+                f"{MASK} per line")
+  if args.top_k < 1 or args.batch_size < 1 or args.seq_length < 3:
+    errors.fail("--top_k and --batch_size must be >= 1 and --seq_length >= 3")
+  if not os.path.exists(args.model):
+    errors.fail(f"--model {args.model} not found; pass a checkpoint or "
+                "SavedModel directory")
+  mlm, max_length, vocab = load_mlm(args.model, args.format, args.config)
+  vocab = args.vocab or vocab
+  if not vocab:
+    errors.fail(f"{args.model} ships no vocabulary; pass --vocab "
+                "spiece.model")
+  records = fill_mask(mlm, AlbertTokenizer(vocab), texts, args.top_k,
+                      args.batch_size, min(args.seq_length, max_length))
+  with io_utils.atomic_path(args.output) as tmp:
+    with open(tmp, "w", encoding="utf-8") as f:
+      for record in records:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+  print(f"wrote {len(records)} predictions to {args.output}")
+
+
+if __name__ == "__main__":
+  errors.run_cli(main)
