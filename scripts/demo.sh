@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
 RUN=runs/demo
 VOCAB=assets/vocab/albert_demo_8k
-DATA_FLAGS="--sp_model_file $VOCAB.model --do_lower_case --max_seq_length 128
-  --max_predictions_per_seq 20 --masked_lm_prob 0.15 --short_seq_prob 0.1
+DATA_FLAGS="--sp_model_file $VOCAB.model --do_lower_case --max_seq_length 64
+  --max_predictions_per_seq 10 --masked_lm_prob 0.15 --short_seq_prob 0.1
   --ngram 3 --random_seed 12345 --num_workers 2"
 
 if [ ! -f "$VOCAB.model" ]; then
@@ -21,7 +21,7 @@ if [ ! -f "$RUN/data/train/metadata.json" ]; then
   echo "== creating training records (assets/corpus/train.txt)"
   python -m official_albert.data.create_pretraining_data $DATA_FLAGS \
     --input_file assets/corpus/train.txt --output_dir "$RUN/data/train" \
-    --dupe_factor 2 --num_shards 4
+    --dupe_factor 5 --num_shards 4
 fi
 if [ ! -f "$RUN/data/heldout/metadata.json" ]; then
   echo "== creating held-out records (assets/corpus/heldout.txt)"

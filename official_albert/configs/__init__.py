@@ -1,3 +1,4 @@
 """Experiment configs; importing this package registers every experiment."""
 
 from official_albert.configs import pretraining  # pylint: disable=unused-import
+from official_albert.configs import finetuning  # pylint: disable=unused-import

@@ -12,14 +12,10 @@ import dataclasses
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import hyperparams
-from official.modeling import optimization
 from official.nlp.data import pretrain_dataloader
 
 from official_albert.configs import encoders
-
-# LayerNorm and bias variables: no weight decay, no LAMB layer adaptation.
-_NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
-
+from official_albert.configs import optimization
 
 @dataclasses.dataclass
 class AlbertPretrainDataConfig(pretrain_dataloader.BertPretrainDataConfig):
@@ -53,6 +49,12 @@ class AlbertPretrainingConfig(cfg.TaskConfig):
       fresh.
     sp_model_file: the SentencePiece model the records were made with; when
       set, its size must equal `model.encoder.vocab_size`.
+    gradient_accumulation_steps: split each replica's batch into this many
+      micro-batches, run them one after another and apply their summed
+      gradients once: the same update as the whole batch, with the memory of
+      one micro-batch (so a global batch of 4096 fits on few devices).
+      `train_data.global_batch_size` stays the batch per update and must be
+      a multiple of this times the number of replicas.
   """
   model: AlbertPretrainerConfig = dataclasses.field(
       default_factory=AlbertPretrainerConfig)
@@ -62,34 +64,7 @@ class AlbertPretrainingConfig(cfg.TaskConfig):
       default_factory=lambda: AlbertPretrainDataConfig(
           is_training=False, drop_remainder=False))
   sp_model_file: str = ""
-
-
-def lamb_optimization(learning_rate: float, train_steps: int,
-                      warmup_steps: int) -> optimization.OptimizationConfig:
-  """LAMB with linear warm-up then linear decay to 0, as in ALBERT."""
-  return optimization.OptimizationConfig({
-      "optimizer": {
-          "type": "lamb",
-          "lamb": {
-              "weight_decay_rate": 0.01,
-              "exclude_from_weight_decay": _NO_DECAY,
-              "exclude_from_layer_adaptation": _NO_DECAY,
-              "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-6,
-              "global_clipnorm": 1.0,
-          },
-      },
-      "learning_rate": {
-          "type": "polynomial",
-          "polynomial": {
-              "initial_learning_rate": learning_rate,
-              "decay_steps": train_steps,
-              "end_learning_rate": 0.0,
-              "power": 1.0,
-          },
-      },
-      "warmup": {"type": "linear",
-                 "linear": {"warmup_steps": warmup_steps}},
-  })
+  gradient_accumulation_steps: int = 1
 
 
 @exp_factory.register_config_factory("albert/pretraining")
@@ -104,4 +79,4 @@ def albert_pretraining() -> cfg.ExperimentConfig:
           steps_per_loop=1000,
           summary_interval=1000,
           checkpoint_interval=5000,
-          optimizer_config=lamb_optimization(0.00176, 125000, 3125)))
+          optimizer_config=optimization.lamb(0.00176, 125000, 3125)))

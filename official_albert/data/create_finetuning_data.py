@@ -1,0 +1,180 @@
+"""Makes fine-tuning TFRecords: GLUE, a user's TSV/CSV table, or SQuAD.
+
+  # A GLUE task in its standard layout (train.tsv, dev.tsv; MNLI's
+  # dev_matched.tsv and dev_mismatched.tsv):
+  python -m official_albert.data.create_finetuning_data --task mnli \
+      --input_dir glue/MNLI --sp_model_file vocab.model --output_dir out/mnli
+
+  # A user's table: named columns, labels inferred (sorted) or given:
+  python -m official_albert.data.create_finetuning_data --task custom \
+      --input_files train.csv dev.csv --text_a_column review \
+      --label_column stars --labels 1,2,3,4,5 --sp_model_file vocab.model \
+      --output_dir out/reviews
+
+  # SQuAD training records (evaluation reads the JSON itself):
+  python -m official_albert.data.create_finetuning_data --task squad \
+      --input_files train-v2.0.json --version_2_with_negative \
+      --sp_model_file vocab.model --output_dir out/squad2
+
+Each input file `NAME.ext` becomes `OUTPUT_DIR/NAME.tfrecord` (unpadded
+`input_ids`, `input_mask`, `segment_ids`, plus `label_ids` and `example_id`,
+or for SQuAD `start_positions`, `end_positions`, `is_impossible`,
+`unique_ids`), and `OUTPUT_DIR/metadata.json` records the counts, the label
+list and the settings. Every file is written atomically, the metadata last.
+Bad input ends with one line `error: ...` naming the file and line (or
+question id) and exit status 2; nothing is skipped silently.
+"""
+
+import argparse
+import json
+import os
+from typing import Dict, List, Optional
+
+from official.nlp.data import squad_lib_sp
+
+from official_albert import errors
+from official_albert import io_utils
+from official_albert.data import classification_data
+from official_albert.data import squad_data
+from official_albert.data import tokenization
+
+# Standard GLUE file names; those present in --input_dir are converted.
+_GLUE_FILES = ("train.tsv", "dev.tsv", "dev_matched.tsv", "dev_mismatched.tsv")
+
+
+def _input_files(args) -> List[str]:
+  if bool(args.input_dir) == bool(args.input_files):
+    errors.fail("pass exactly one of --input_dir (a GLUE task directory) and "
+                "--input_files")
+  if args.input_files:
+    return args.input_files
+  files = [os.path.join(args.input_dir, n) for n in _GLUE_FILES
+           if os.path.isfile(os.path.join(args.input_dir, n))]
+  if not files:
+    errors.fail(f"--input_dir {args.input_dir!r} has none of {_GLUE_FILES}; "
+                "point it at a GLUE task directory")
+  return files
+
+
+def _table_spec(args) -> classification_data.TableSpec:
+  if args.task in classification_data.GLUE_TASKS:
+    return classification_data.GLUE_TASKS[args.task]
+  if not args.text_a_column or not args.label_column:
+    errors.fail("--task custom needs --text_a_column and --label_column")
+  column = int if args.no_header else str
+  try:
+    columns = [column(c) if c else None for c in (
+        args.text_a_column, args.text_b_column, args.label_column)]
+  except ValueError:
+    errors.fail("with --no_header, columns are 0-based indices; pass numbers")
+  labels = args.labels.split(",") if args.labels else None
+  return classification_data.TableSpec(
+      *columns, labels=labels, is_regression=args.regression,
+      header=not args.no_header)
+
+
+def _output_path(output_dir: str, source: str) -> str:
+  stem = os.path.splitext(os.path.basename(source))[0]
+  return os.path.join(output_dir, stem + ".tfrecord")
+
+
+def make_classification(args, tokenizer) -> Dict:
+  """Converts GLUE or user tables; returns the metadata."""
+  spec = _table_spec(args)
+  tables = {path: classification_data.read_examples(path, spec)
+            for path in _input_files(args)}
+  labels = classification_data.label_list(
+      [e for examples in tables.values() for e in examples], spec)
+  files = {}
+  for path, examples in tables.items():
+    out = _output_path(args.output_dir, path)
+    with io_utils.atomic_path(out) as tmp:
+      counts = classification_data.write_records(
+          tmp, tokenizer, examples, labels, spec, args.max_seq_length, path)
+    files[os.path.basename(out)] = dict(source=path, **counts)
+  return dict(label_list=labels, is_regression=spec.is_regression,
+              num_classes=len(labels) or 1, files=files)
+
+
+def make_squad(args, tokenizer) -> Dict:
+  """Converts SQuAD JSON into training records; returns the metadata."""
+  files = {}
+  for path in _input_files(args):
+    examples = squad_data.read_examples(path, True,
+                                        args.version_2_with_negative)
+    out = _output_path(args.output_dir, path)
+    with io_utils.atomic_path(out) as tmp:
+      writer = squad_lib_sp.FeatureWriter(tmp, is_training=True)
+      counts = squad_data.convert_examples(
+          examples, tokenizer, args.max_seq_length, args.doc_stride,
+          args.max_query_length, True, writer.process_feature)
+      writer.close()
+    files[os.path.basename(out)] = dict(source=path, **counts)
+  return dict(version_2_with_negative=args.version_2_with_negative,
+              doc_stride=args.doc_stride,
+              max_query_length=args.max_query_length, files=files)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+  """Command-line entry point (see the module doc)."""
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument(
+      "--task", required=True,
+      choices=sorted(classification_data.GLUE_TASKS) + ["custom", "squad"])
+  parser.add_argument("--input_dir", help="a GLUE task directory")
+  parser.add_argument("--input_files", nargs="+",
+                      help="TSV/CSV tables or SQuAD JSON files")
+  parser.add_argument("--output_dir", required=True)
+  parser.add_argument("--sp_model_file", required=True,
+                      help="the SentencePiece model of the encoder")
+  parser.add_argument("--lower_case", action=argparse.BooleanOptionalAction,
+                      default=True, help="lower-case text (uncased models)")
+  parser.add_argument("--max_seq_length", type=int,
+                      help="default 512 for tables, 384 for SQuAD")
+  parser.add_argument("--text_a_column", help="custom: first text column")
+  parser.add_argument("--text_b_column", help="custom: second text column")
+  parser.add_argument("--label_column", help="custom: label column")
+  parser.add_argument("--labels", help="custom: comma-separated label list "
+                      "in class-id order (default: the sorted labels seen)")
+  parser.add_argument("--regression", action="store_true",
+                      help="custom: the label is a number")
+  parser.add_argument("--no_header", action="store_true",
+                      help="custom: no header row; columns are indices")
+  parser.add_argument("--version_2_with_negative", action="store_true",
+                      help="squad: SQuAD v2.0 (unanswerable questions)")
+  parser.add_argument("--doc_stride", type=int, default=128)
+  parser.add_argument("--max_query_length", type=int, default=64)
+  args = parser.parse_args(argv)
+  is_squad = args.task == "squad"
+  args.max_seq_length = args.max_seq_length or (384 if is_squad else 512)
+  if args.max_seq_length < 8:
+    errors.fail(f"--max_seq_length {args.max_seq_length} is too short; use "
+                "at least 8")
+  try:
+    tokenizer = tokenization.AlbertTokenizer(args.sp_model_file,
+                                             args.lower_case)
+  except (FileNotFoundError, ValueError) as e:
+    errors.fail(str(e))
+  if is_squad and args.max_seq_length - args.max_query_length - 3 < 1:
+    errors.fail(f"--max_seq_length {args.max_seq_length} leaves no room for "
+                f"the paragraph after a {args.max_query_length}-piece "
+                "question; raise it or lower --max_query_length")
+  if is_squad and args.doc_stride < 1:
+    errors.fail(f"--doc_stride must be positive, got {args.doc_stride}")
+  if is_squad:
+    metadata = make_squad(args, tokenizer)
+  else:
+    metadata = make_classification(args, tokenizer)
+  metadata.update(task=args.task, max_seq_length=args.max_seq_length,
+                  sp_model_file=args.sp_model_file,
+                  vocab_size=tokenizer.vocab_size, lower_case=args.lower_case)
+  with io_utils.atomic_path(os.path.join(args.output_dir,
+                                         "metadata.json")) as tmp:
+    with open(tmp, "w", encoding="utf-8") as f:
+      json.dump(metadata, f, indent=2)
+  for name, counts in metadata["files"].items():
+    print(f"wrote {os.path.join(args.output_dir, name)}: {counts}")
+
+
+if __name__ == "__main__":
+  errors.run_cli(main)

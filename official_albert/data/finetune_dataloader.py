@@ -1,0 +1,127 @@
+"""Input pipelines for fine-tuning records, padded per batch.
+
+Records from `create_finetuning_data` (and the SQuAD task's evaluation
+records) are stored unpadded. Instead of always padding to `seq_length`,
+a batch is padded to its own longest sequence (`dynamic_padding`), and for
+training, sequences of similar length are batched together
+(`length_bucketing`, tf.data's `bucket_by_sequence_length`), so that a batch
+of 20-piece SST-2 sentences costs 20 positions, not 512. Evaluation keeps
+file order and batches without bucketing. Fixed padding (`dynamic_padding:
+false`) is still available for accelerators that want static shapes.
+Reading, sharding, shuffling and prefetching are Model Garden's
+`InputReader`, through its `SentencePredictionDataLoader`.
+"""
+
+import dataclasses
+from typing import Dict, List, Optional
+
+import tensorflow as tf
+from official.core import input_reader
+from official.common import dataset_fn
+from official.nlp.data import sentence_prediction_dataloader as mg_loader
+
+_SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+@dataclasses.dataclass
+class FinetuneDataConfig(mg_loader.SentencePredictionDataConfig):
+  """Fine-tuning records and how to batch them.
+
+  Attributes (besides Model Garden's):
+    seq_length: the longest sequence in the records; the padded length when
+      `dynamic_padding` is off.
+    dynamic_padding: pad each batch to its longest sequence.
+    length_bucketing: when training with `dynamic_padding`, batch sequences
+      from the same length bucket.
+    bucket_width: width of the length buckets, in pieces.
+  """
+  seq_length: int = 512
+  include_example_id: bool = True
+  dynamic_padding: bool = True
+  length_bucketing: bool = True
+  bucket_width: int = 32
+
+
+def bucket_boundaries(seq_length: int, width: int) -> List[int]:
+  """Upper bounds (exclusive) of the length buckets: width, 2*width, ..."""
+  return list(range(width, seq_length + 1, width)) or [seq_length]
+
+
+class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
+  """Loads sentence-prediction batches from unpadded (or padded) records.
+
+  Each batch is a dict of int32 `input_word_ids`, `input_mask`,
+  `input_type_ids` `[batch, length]` (length = the batch's longest sequence,
+  or `seq_length` with fixed padding), `label_ids` `[batch]` (int32, or
+  float32 for `label_type: float`) and int32 `example_id` `[batch]`.
+  """
+
+  def name_to_features_spec(self) -> Dict[str, tf.io.VarLenFeature]:
+    """Model Garden's features, with the sequences of any length."""
+    spec = super().name_to_features_spec()
+    spec.update({k: tf.io.VarLenFeature(tf.int64) for k in _SEQUENCE_FEATURES})
+    return spec
+
+  def _decode(self, record: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """Parses one record; int64 becomes int32, sequences become dense."""
+    example = super()._decode(record)
+    for name in _SEQUENCE_FEATURES:
+      example[name] = tf.sparse.to_dense(example[name])
+    return example
+
+  def _batch(self, dataset: tf.data.Dataset,
+             input_context: Optional[tf.distribute.InputContext]
+             ) -> tf.data.Dataset:
+    """Pads and batches: fixed, per batch, or per batch within buckets."""
+    params = self._params
+    batch_size = (input_context.get_per_replica_batch_size(
+        params.global_batch_size) if input_context
+                  else params.global_batch_size)
+    if not params.dynamic_padding:
+      shapes = tf.nest.map_structure(
+          lambda t: [params.seq_length] if t.shape.rank else [],
+          dataset.element_spec)
+      return dataset.padded_batch(batch_size, shapes,
+                                  drop_remainder=params.drop_remainder)
+    if params.is_training and params.length_bucketing:
+      boundaries = bucket_boundaries(params.seq_length, params.bucket_width)
+      return dataset.bucket_by_sequence_length(
+          # Elements are a dict, or a (features, labels) tuple.
+          lambda *element: tf.shape(element[0]["input_word_ids"])[0],
+          boundaries, [batch_size] * (len(boundaries) + 1),
+          drop_remainder=params.drop_remainder)
+    return dataset.padded_batch(batch_size,
+                                drop_remainder=params.drop_remainder)
+
+  def load(self, input_context: Optional[tf.distribute.InputContext] = None
+           ) -> tf.data.Dataset:
+    """Returns the batched `tf.data.Dataset` (repeated when training)."""
+    reader = input_reader.InputReader(
+        dataset_fn=dataset_fn.pick_dataset_fn(self._params.file_type),
+        params=self._params, decoder_fn=self._decode, parser_fn=self._parse,
+        transform_and_batch_fn=self._batch)
+    return reader.read(input_context)
+
+
+class SquadDataLoader(FinetuneDataLoader):
+  """Loads SQuAD batches as `(features, labels)`.
+
+  Features: int32 `input_word_ids`, `input_mask`, `input_type_ids`
+  `[batch, length]`, and for evaluation int32 `unique_ids` `[batch]`.
+  Labels (training): int32 `start_positions`, `end_positions`,
+  `is_impossible` `[batch]` (token indices; 0 = [CLS]); empty for evaluation.
+  """
+
+  _LABELS = ("start_positions", "end_positions", "is_impossible")
+
+  def name_to_features_spec(self) -> Dict[str, tf.io.FixedLenFeature]:
+    """Sequences, plus the labels (training) or `unique_ids` (evaluation)."""
+    scalars = self._LABELS if self._params.is_training else ("unique_ids",)
+    spec = {k: tf.io.VarLenFeature(tf.int64) for k in _SEQUENCE_FEATURES}
+    spec.update({k: tf.io.FixedLenFeature([], tf.int64) for k in scalars})
+    return spec
+
+  def _parse(self, record):
+    """Splits a record into (features, labels)."""
+    x = super()._parse(record)
+    return x, {k: x.pop(k) for k in self._LABELS if k in x}

@@ -1,0 +1,1 @@
+"""Dev-set metrics: GLUE (scikit-learn/scipy) and SQuAD (official scripts)."""

@@ -1,0 +1,155 @@
+"""The ALBERT sentence-prediction task: GLUE and user classification/regression.
+
+Model Garden's `SentencePredictionTask` supplies the losses (cross-entropy,
+or mean squared error when `num_classes` is 1), the streaming training
+metrics and the validation step. This subclass builds ALBERT's classifier,
+reads unpadded records with per-batch padding, restores the encoder from a
+pretraining checkpoint, and scores the whole dev set at once
+(`official_albert.metrics.glue`), writing the predictions as a GLUE-style
+TSV (`index<TAB>prediction`) in the model directory.
+"""
+
+import json
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+from official.core import task_factory
+from official.nlp.tasks import sentence_prediction as mg_sentence_prediction
+
+from official_albert import errors
+from official_albert import io_utils
+from official_albert.configs import encoders
+from official_albert.configs import finetuning
+from official_albert.data import finetune_dataloader
+from official_albert.metrics import glue
+from official_albert.modeling import checkpoints
+from official_albert.modeling import heads
+
+PREDICTIONS_FILE = "dev_predictions.tsv"
+
+
+def read_metadata(input_path: str) -> Optional[dict]:
+  """Returns the `metadata.json` written beside records, or None.
+
+  Args:
+    input_path: a record file pattern (comma-separated patterns allowed).
+  """
+  files = [f for p in input_path.split(",") if p.strip()
+           for f in tf.io.gfile.glob(p.strip())]
+  if not files:
+    return None
+  path = os.path.join(os.path.dirname(files[0]), "metadata.json")
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+@task_factory.register_task_cls(finetuning.SentencePredictionConfig)
+class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
+  """Fine-tunes an `AlbertClassifier` on sentence(-pair) records."""
+
+  def build_model(self) -> heads.AlbertClassifier:
+    model = self.task_config.model
+    return heads.AlbertClassifier(encoders.build_encoder(model.encoder),
+                                  num_classes=model.num_classes,
+                                  dropout_rate=model.dropout_rate)
+
+  def check_inputs(self, mode: str) -> None:
+    """Fails fast when the records disagree with the config.
+
+    Raises:
+      UserError: if a record set's `metadata.json` has a label list whose
+        size is not `model.num_classes` (1 for regression), or records are
+        missing.
+    """
+    num_classes = self.task_config.model.num_classes
+    for needed, data in (("train", self.task_config.train_data),
+                         ("eval", self.task_config.validation_data)):
+      if needed not in mode:
+        continue
+      if not data.input_path or not tf.io.gfile.glob(data.input_path):
+        errors.fail(f"no records match {data.input_path!r}; create them with "
+                    "`python -m official_albert.data.create_finetuning_data`")
+      meta = read_metadata(data.input_path)
+      if meta is None:
+        continue
+      labels = meta.get("label_list") or []
+      want = len(labels) or 1
+      if want != num_classes:
+        errors.fail(f"records {data.input_path!r} have {want} classes "
+                    f"({labels or 'regression'}) but "
+                    f"task.model.num_classes={num_classes}; set "
+                    f"task.model.num_classes={want}")
+      if (want == 1) != (data.label_type == "float"):
+        errors.fail(f"records {data.input_path!r} are "
+                    f"{'regression' if want == 1 else 'classification'} "
+                    f"records but label_type={data.label_type!r}; set "
+                    f"label_type to {'float' if want == 1 else 'int'!r}")
+
+  def build_inputs(self, params: finetune_dataloader.FinetuneDataConfig,
+                   input_context=None) -> tf.data.Dataset:
+    return finetune_dataloader.FinetuneDataLoader(params).load(input_context)
+
+  def initialize(self, model: heads.AlbertClassifier) -> None:
+    """Restores the encoder from `init_checkpoint`, if set."""
+    if self.task_config.init_checkpoint:
+      checkpoints.restore_items(self.task_config.init_checkpoint,
+                                encoder=model.encoder)
+
+  def validation_step(self, inputs, model, metrics=None):
+    logs = super().validation_step(inputs, model, metrics)
+    logs["example_id"] = inputs["example_id"]
+    return logs
+
+  def aggregate_logs(self, state=None, step_outputs=None):
+    """Collects every prediction, label and example id of the dev set."""
+    state = state or {"sentence_prediction": [], "labels": [],
+                      "example_id": []}
+    for key in state:
+      state[key].extend(np.asarray(v) for v in step_outputs[key])
+    return state
+
+  def predictions(self, aggregated_logs) -> Dict[str, np.ndarray]:
+    """Class ids (or scores for regression), labels and example ids.
+
+    Returns:
+      A dict of `[num_examples]` arrays "predictions", "labels",
+      "example_id", sorted by example id.
+    """
+    outputs = np.concatenate(aggregated_logs["sentence_prediction"])
+    if self.task_config.model.num_classes == 1:
+      preds = outputs.reshape(-1)
+    elif self.metric_type == "matthews_corrcoef":
+      preds = outputs.reshape(-1)  # Model Garden's step already took argmax.
+    else:
+      preds = outputs.argmax(-1)
+    ids = np.concatenate(aggregated_logs["example_id"]).reshape(-1)
+    labels = np.concatenate(aggregated_logs["labels"]).reshape(-1)
+    order = np.argsort(ids, kind="stable")
+    return dict(predictions=preds[order], labels=labels[order],
+                example_id=ids[order])
+
+  def reduce_aggregated_logs(self, aggregated_logs, global_step=None):
+    """Scores the whole dev set and writes the prediction TSV."""
+    result = self.predictions(aggregated_logs)
+    if self.logging_dir:
+      meta = read_metadata(self.task_config.validation_data.input_path) or {}
+      self.write_predictions(os.path.join(self.logging_dir, PREDICTIONS_FILE),
+                             result, meta.get("label_list") or [])
+    return glue.glue_metrics(self.metric_type, result["labels"],
+                             result["predictions"])
+
+  @staticmethod
+  def write_predictions(path: str, result: Dict[str, np.ndarray],
+                        label_list: List[str]) -> None:
+    """Writes `index<TAB>prediction` rows (label strings when known)."""
+    with io_utils.atomic_path(path) as tmp:
+      with open(tmp, "w", encoding="utf-8") as f:
+        f.write("index\tprediction\n")
+        for i, p in zip(result["example_id"], result["predictions"]):
+          value = label_list[int(p)] if label_list else (
+              f"{p:.6g}" if isinstance(p, np.floating) else int(p))
+          f.write(f"{i}\t{value}\n")

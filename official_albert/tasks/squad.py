@@ -1,0 +1,144 @@
+"""The ALBERT SQuAD task: span prediction for v1.1, plus no-answer for v2.0.
+
+Model Garden's `QuestionAnsweringTask` supplies the loss (mean of the start
+and end cross-entropies), the training metrics, the validation step and the
+collection of per-window logits. This subclass builds ALBERT's span labeler,
+tokenizes the evaluation JSON with `official_albert.data.squad_data` (exact
+character offsets), reads unpadded records with per-batch padding, and
+scores with the official scripts (`official_albert.metrics.squad`).
+
+No-answer (v2.0): the [CLS] position is the "no answer" span; training
+windows without the answer point there. At evaluation, each question's
+no-answer score is the smallest [CLS] start+end logit over its windows, the
+span score the best valid span's; the question gets "" when the difference
+exceeds `null_score_diff_threshold` (Devlin et al., 2019, section 4.3).
+The evaluation also reports the threshold that maximises dev F1
+(`best_f1_thresh`), to be set as `null_score_diff_threshold` for test data.
+
+Written to the model directory at each evaluation: `predictions.json` (id ->
+answer text), `nbest_predictions.json`, and for v2.0 `null_odds.json`
+(id -> score difference).
+"""
+
+import json
+import os
+from typing import Dict
+
+import tensorflow as tf
+from official.core import task_factory
+from official.nlp.data import squad_lib_sp
+from official.nlp.tasks import question_answering
+
+from official_albert import errors
+from official_albert import io_utils
+from official_albert.configs import encoders
+from official_albert.configs import finetuning
+from official_albert.data import finetune_dataloader
+from official_albert.data import squad_data
+from official_albert.data import tokenization
+from official_albert.metrics import squad as squad_metrics
+from official_albert.modeling import checkpoints
+from official_albert.modeling import heads
+
+
+def _write_json(path: str, value) -> None:
+  with io_utils.atomic_path(path) as tmp:
+    with open(tmp, "w", encoding="utf-8") as f:
+      # Logits arrive as numpy float32, which json cannot write itself.
+      json.dump(value, f, indent=1, ensure_ascii=False, default=float)
+
+
+@task_factory.register_task_cls(finetuning.SquadConfig)
+class SquadTask(question_answering.QuestionAnsweringTask):
+  """Fine-tunes an `AlbertSpanLabeler` on SQuAD v1.1 or v2.0."""
+
+  def build_model(self) -> heads.AlbertSpanLabeler:
+    return heads.AlbertSpanLabeler(
+        encoders.build_encoder(self.task_config.model.encoder))
+
+  def initialize(self, model: heads.AlbertSpanLabeler) -> None:
+    """Restores the encoder from `init_checkpoint`, if set."""
+    if self.task_config.init_checkpoint:
+      checkpoints.restore_items(self.task_config.init_checkpoint,
+                                encoder=model.encoder)
+
+  def check_inputs(self, mode: str) -> None:
+    """Fails fast on missing training records (the evaluation JSON is
+    checked when the task is built).
+
+    Raises:
+      UserError: if no training records match.
+    """
+    train = self.task_config.train_data
+    if "train" in mode and not tf.io.gfile.glob(train.input_path or "-"):
+      errors.fail(f"no records match task.train_data.input_path="
+                  f"{train.input_path!r}; create them with `python -m "
+                  "official_albert.data.create_finetuning_data --task squad`")
+
+  def _preprocess_eval_data(self, params: finetuning.SquadDataConfig):
+    """Tokenizes the evaluation JSON and writes its records.
+
+    Returns:
+      `(records path, examples, features)`; features keep the piece-to-
+      character maps for post-processing.
+
+    Raises:
+      UserError: on a bad JSON file, a missing `vocab_file`, or no directory
+        to write the records to.
+    """
+    if not params.vocab_file:
+      errors.fail("task.validation_data.vocab_file is not set; pass the "
+                  "SentencePiece model the records were made with")
+    out_dir = params.input_preprocessed_data_path or self.logging_dir
+    if not out_dir:
+      errors.fail("set task.validation_data.input_preprocessed_data_path or "
+                  "--model_dir: the evaluation records are written there")
+    tokenizer = tokenization.AlbertTokenizer(params.vocab_file,
+                                             params.do_lower_case)
+    examples = squad_data.read_examples(params.input_path, False,
+                                        params.version_2_with_negative)
+    path = os.path.join(out_dir, "eval.tf_record")
+    features = []
+    with io_utils.atomic_path(path) as tmp:
+      writer = squad_lib_sp.FeatureWriter(tmp, is_training=False)
+      squad_data.convert_examples(
+          examples, tokenizer, params.seq_length, params.doc_stride,
+          params.query_length, False,
+          lambda f: (features.append(f), writer.process_feature(f)))
+      writer.close()
+    return path, examples, features
+
+  def build_inputs(self, params: finetuning.SquadDataConfig,
+                   input_context=None) -> tf.data.Dataset:
+    if not params.is_training:
+      params = params.replace(input_path=self._tf_record_input_path)
+    return finetune_dataloader.SquadDataLoader(params).load(input_context)
+
+  def reduce_aggregated_logs(self, aggregated_logs, global_step=None
+                             ) -> Dict[str, float]:
+    """Post-processes the logits into answers, scores them, writes files."""
+    config = self.task_config
+    version_2 = config.validation_data.version_2_with_negative
+    predictions, nbest, null_diffs = squad_lib_sp.postprocess_output(
+        self._eval_examples, self._eval_features, aggregated_logs,
+        config.n_best_size, config.max_answer_length,
+        config.validation_data.do_lower_case,
+        version_2_with_negative=version_2,
+        null_score_diff_threshold=config.null_score_diff_threshold)
+    dataset = squad_metrics.load_dataset(config.validation_data.input_path)
+    if version_2:
+      non_null = {qid: next((e["text"] for e in entries if e["text"]), "")
+                  for qid, entries in nbest.items()}
+      metrics = squad_metrics.squad_v2_metrics(dataset, predictions,
+                                               null_diffs, non_null)
+    else:
+      metrics = squad_metrics.squad_v1_metrics(dataset, predictions)
+    if self.logging_dir:
+      _write_json(os.path.join(self.logging_dir, "predictions.json"),
+                  predictions)
+      _write_json(os.path.join(self.logging_dir, "nbest_predictions.json"),
+                  nbest)
+      if version_2:
+        _write_json(os.path.join(self.logging_dir, "null_odds.json"),
+                    null_diffs)
+    return metrics
