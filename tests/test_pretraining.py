@@ -232,7 +232,8 @@ def test_restore_items_errors(tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (["--experiment=albert/nope"], "unknown experiment 'albert/nope'"),
     (["--params_override=task.modle.encoder.hidden_size=8"],
-     "did you mean 'task.model.encoder"),
+     "unknown config key 'task.modle' in --params_override; did you mean "
+     "'task.model'?"),
     (["--params_override=trainer.train_steps='ten'"], "expects int"),
     (["--params_override=task.train_data.input_path='/nonexistent/*'"],
      "no input file matches task.train_data.input_path='/nonexistent/"),
