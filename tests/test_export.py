@@ -3,6 +3,10 @@
 Oracles: the live Keras model for the tensor signatures, and the Python
 `AlbertTokenizer` (plus the original `_truncate_seq_pair` rule) for the ids
 the in-graph text signatures produce on real GLUE and WikiText sentences.
+Fine-tuned exports: tiny models fine-tuned for a few steps by `train.py` on
+real SST-2, RTE, STS-B and SQuAD slices (`finetuned_model`, shared with
+test_predict.py); their signatures must give the live model's outputs on
+the Python tokenizer's ids, and the classifier's label names.
 """
 
 import csv
@@ -12,14 +16,23 @@ import sys
 
 import numpy as np
 import pytest
+from test_finetune_data import finetune_sp_model  # pylint: disable=g-bad-import-order
+from test_finetune_tasks import _records
+from test_finetune_tasks import _squad_files
+from test_finetune_tasks import _trainer_yaml
 
+import train
 from official_albert import errors
 from official_albert.configs.encoders import AlbertEncoderConfig
+from official_albert.data import classification_data
+from official_albert.data import create_finetuning_data
+from official_albert.data import squad_data
 from official_albert.data import train_vocab
 from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.data.tokenization import preprocess_text
 from official_albert.interop import ours
 from official_albert.serving import export
+from official_albert.serving import finetuned
 from official_albert.serving import predict
 
 SEQ_LENGTH = 48
@@ -63,10 +76,10 @@ def non_ascii_lines(path, count):
   return lines[:count]
 
 
-def pack(tokenizer, ids_a, ids_b=None):
+def pack(tokenizer, ids_a, ids_b=None, seq_length=SEQ_LENGTH):
   """[CLS] a [SEP] (b [SEP]), truncated as the original _truncate_seq_pair."""
   a, b = list(ids_a), list(ids_b or [])
-  budget = SEQ_LENGTH - (3 if ids_b is not None else 2)
+  budget = seq_length - (3 if ids_b is not None else 2)
   while len(a) + len(b) > budget:
     (a if len(a) > len(b) else b).pop()
   ids = [tokenizer.cls_id] + a + [tokenizer.sep_id]
@@ -74,9 +87,107 @@ def pack(tokenizer, ids_a, ids_b=None):
   if ids_b is not None:
     ids += b + [tokenizer.sep_id]
     types += [1] * (len(b) + 1)
-  pad = SEQ_LENGTH - len(ids)
+  pad = seq_length - len(ids)
   return (ids + [tokenizer.pad_id] * pad, [1] * len(ids) + [0] * pad,
           types + [0] * pad)
+
+
+# Fine-tuned tiny models: (GLUE directory, task, train rows, dev rows).
+FINETUNED = {"sst-2": ("SST-2", 200, 100), "rte": ("RTE", 200, 64),
+             "sts-b": ("STS-B", 200, 50)}
+FINETUNE_SEQ = 128
+
+
+def finetuned_model(shared_data, tmp_path_factory, task):
+  """A tiny model fine-tuned 6 steps by train.py; made once a session.
+
+  Args:
+    task: "sst-2", "rte", "sts-b" (classifiers and a regression, 128
+      pieces), "squad" or "squad2" (v1.1, v2.0; 192 pieces).
+
+  Returns:
+    The directory holding `model/` (the model_dir, with the evaluation's
+    `dev_predictions.tsv` or `predictions.json`), `src/dev.tsv` or
+    `eval.json` (the evaluated data) and `saved/` (its export).
+  """
+  root = tmp_path_factory.getbasetemp() / f"finetuned_{task}"
+  if (root / "saved").is_dir():
+    return root
+  root.mkdir()
+  vocab = finetune_sp_model(shared_data, tmp_path_factory)
+  tiny = root / "tiny.yaml"
+  tiny.write_text(
+      "task:\n  model:\n    encoder:\n"
+      f"      vocab_size: {AlbertTokenizer(vocab).vocab_size}\n"
+      "      embedding_size: 16\n      hidden_size: 32\n"
+      "      num_hidden_layers: 2\n      num_attention_heads: 2\n"
+      "      intermediate_size: 64\n")
+  if task.startswith("squad"):
+    v2 = task == "squad2"
+    _, eval_json, _ = _squad_files(shared_data, root, "2.0" if v2 else "1.1")
+    create_finetuning_data.main(
+        ["--task", "squad", "--input_files", str(root / "train.json"),
+         "--sp_model_file", vocab, "--output_dir", str(root / "records"),
+         "--max_seq_length", "192"] + (["--version_2_with_negative"] if v2
+                                       else []))
+    body = (f"task:\n  train_data: {{input_path: {root}/records/train.tfrecord,"
+            " global_batch_size: 16, seq_length: 192}\n"
+            f"  validation_data: {{input_path: {eval_json}, vocab_file: "
+            f"{vocab}, global_batch_size: 32, seq_length: 192, "
+            f"version_2_with_negative: {str(v2).lower()}}}\n")
+    experiment = "albert/squad"
+  else:
+    directory, train_rows, dev_rows = FINETUNED[task]
+    _, records = _records(root, shared_data, vocab, task, directory,
+                          train_rows, dev_rows)
+    regression = task == "sts-b"
+    data = (f"seq_length: {FINETUNE_SEQ}, label_type: "
+            f"{'float' if regression else 'int'}")
+    body = (f"task:\n  model: {{num_classes: {1 if regression else 2}}}\n"
+            f"  metric_type: "
+            f"{'pearson_spearman_corr' if regression else 'accuracy'}\n"
+            f"  train_data: {{input_path: {records}/train.tfrecord, "
+            f"global_batch_size: 16, {data}}}\n"
+            f"  validation_data: {{input_path: {records}/dev.tfrecord, "
+            f"global_batch_size: 32, {data}}}\n")
+    experiment = "albert/sentence_prediction"
+  # Past the warm-up at once, so that 6 steps move the model off its init.
+  fast = root / "fast.yaml"
+  fast.write_text("trainer:\n  optimizer_config:\n    learning_rate:\n"
+                  "      polynomial: {initial_learning_rate: 0.0001}\n"
+                  "    warmup:\n      linear: {warmup_steps: 1}\n")
+  train.run(experiment, "train_and_eval", str(root / "model"),
+            [str(tiny), _trainer_yaml(root, body), str(fast)], "")
+  export.main(["--input", str(root / "model"), "--output",
+               str(root / "saved")])
+  return root
+
+
+# Runs in a fresh process: the fine-tuned SavedModels' signatures on the
+# inputs in argv[4], written to argv[5] (argv 1-3: SST-2, RTE, SQuAD).
+FINETUNED_RELOAD_SCRIPT = """
+import sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # registers the SentencePiece ops
+inputs = dict(np.load(sys.argv[4], allow_pickle=True))
+out = {}
+def run(prefix, signature, **kwargs):
+  for key, value in signature(**{k: tf.constant(v)
+                                 for k, v in kwargs.items()}).items():
+    out[prefix + key] = value.numpy()
+sst2, rte, squad = (tf.saved_model.load(p) for p in sys.argv[1:4])
+run("sst2/", sst2.signatures["classify_text"], text=inputs["sst2_text"])
+run("sst2_default/", sst2.signatures["serving_default"],
+    text=inputs["sst2_text"])
+out["sst2/label_list"] = sst2.label_list.numpy()
+run("rte/", rte.signatures["classify_text_pair"], text_a=inputs["rte_a"],
+    text_b=inputs["rte_b"])
+run("squad/", squad.signatures["squad"], **{
+    k: inputs["squad_" + k] for k in
+    ("input_word_ids", "input_mask", "input_type_ids")})
+np.savez(sys.argv[5], **out)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +315,101 @@ def test_fill_mask_from_saved_model_equals_checkpoint(exported, shared_data,
       np.testing.assert_allclose(
           [p["probability"] for p in ma["predictions"]],
           [p["probability"] for p in mb["predictions"]], atol=1e-6)
+
+
+def softmax(logits):
+  """numpy softmax over the last axis (the probabilities' definition)."""
+  e = np.exp(logits - logits.max(-1, keepdims=True))
+  return e / e.sum(-1, keepdims=True)
+
+
+def test_finetuned_signatures_match_live_models(shared_data, tmp_path_factory,
+                                                tmp_path):
+  roots = {t: finetuned_model(shared_data, tmp_path_factory, t)
+           for t in ("sst-2", "rte", "squad")}
+  sst2 = read_tsv(roots["sst-2"] / "src/dev.tsv", ["sentence"])
+  rte = read_tsv(roots["rte"] / "src/dev.tsv", ["sentence1", "sentence2"])
+  served = {t: finetuned.load(str(r / "model")) for t, r in roots.items()}
+  tokenizer = AlbertTokenizer(served["sst-2"].vocab)
+  squad_examples = squad_data.read_examples(
+      str(roots["squad"] / "eval.json"), False, False)[:10]
+  features = []
+  squad_data.convert_examples(squad_examples, tokenizer, 192, 128, 64, False,
+                              features.append)
+  squad_ids = finetuned.pad_batch(
+      [dict(input_ids=f.input_ids, segment_ids=f.segment_ids)
+       for f in features], tokenizer.pad_id)
+  np.savez(tmp_path / "inputs.npz",
+           sst2_text=np.array([a for a, in sst2], object),
+           rte_a=np.array([a for a, _ in rte], object),
+           rte_b=np.array([b for _, b in rte], object),
+           **{"squad_" + k: v for k, v in squad_ids.items()})
+  subprocess.run([sys.executable, "-c", FINETUNED_RELOAD_SCRIPT] +
+                 [str(roots[t] / "saved") for t in ("sst-2", "rte", "squad")] +
+                 [str(tmp_path / "inputs.npz"), str(tmp_path / "out.npz")],
+                 check=True)
+  out = dict(np.load(tmp_path / "out.npz", allow_pickle=True))
+
+  # Label names: the records' label list, stored and returned by the export.
+  assert [l.decode() for l in out["sst2/label_list"]] == ["0", "1"]
+  for task, prefix, rows in (("sst-2", "sst2/", sst2), ("rte", "rte/", rte)):
+    model = served[task].model
+    labels = json.loads((roots[task] / "records/metadata.json").read_text())[
+        "label_list"]
+    assert served[task].labels == labels
+    # The Python tokenization of the training records; where its digit-comma
+    # fix applies (documented in export), plain SentencePiece instead.
+    expected, fixed = [], 0
+    for row in rows:
+      example = classification_data.Example(0, row[0], (row + (None,))[1], "")
+      ids = classification_data.encode_example(tokenizer, example,
+                                               FINETUNE_SEQ)
+      plain = [tokenizer.sp.encode(preprocess_text(t)) for t in row]
+      packed = pack(tokenizer, *plain, seq_length=FINETUNE_SEQ)
+      n = len(ids["input_ids"])
+      fixed += packed[0][:n] != ids["input_ids"]
+      expected.append(packed)
+    assert fixed < len(rows) // 10, fixed
+    ids = {k: np.array([e[i] for e in expected], np.int32)
+           for i, k in enumerate(export.ENCODER_INPUTS)}
+    for k in export.ENCODER_INPUTS:
+      np.testing.assert_array_equal(out[prefix + k], ids[k])
+    live = softmax(model(ids, training=False).numpy())
+    np.testing.assert_allclose(out[prefix + "probabilities"], live,
+                               atol=TOLERANCE)
+    np.testing.assert_array_equal(out[prefix + "label_id"], live.argmax(-1))
+    assert [l.decode() for l in out[prefix + "label"]] == [
+        labels[i] for i in live.argmax(-1)]
+  np.testing.assert_array_equal(out["sst2_default/probabilities"],
+                                out["sst2/probabilities"])
+
+  start, end = served["squad"].model(squad_ids, training=False)
+  np.testing.assert_allclose(out["squad/start_logits"], start.numpy(),
+                             atol=TOLERANCE)
+  np.testing.assert_allclose(out["squad/end_logits"], end.numpy(),
+                             atol=TOLERANCE)
+  assert (roots["squad"] / "saved/assets/params.yaml").is_file()
+
+
+def test_finetuned_export_bad_input_is_a_user_error(
+    shared_data, tmp_path_factory, tmp_path, capsys):
+  root = finetuned_model(shared_data, tmp_path_factory, "sst-2")
+  no_ckpt = tmp_path / "no_ckpt"
+  no_ckpt.mkdir()
+  (no_ckpt / "params.yaml").write_text(
+      (root / "model/params.yaml").read_text())
+  pretraining = tmp_path / "pretraining"
+  pretraining.mkdir()
+  (pretraining / "params.yaml").write_text("task:\n  model: {}\n")
+  cases = [
+      (no_ckpt, "no checkpoint in"),
+      (pretraining, "is not an albert/sentence_prediction or albert/squad "
+       "config"),
+  ]
+  for model_dir, message in cases:
+    with pytest.raises(SystemExit):
+      errors.run_cli(lambda: export.main(
+          ["--input", str(model_dir), "--output", str(tmp_path / "s")]))
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
+  assert not (tmp_path / "s").exists()

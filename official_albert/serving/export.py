@@ -2,6 +2,9 @@ r"""Exports an ALBERT checkpoint as a TensorFlow SavedModel.
 
   python -m official_albert.serving.export --input ckpt/albert_base \
       --output exported/albert_base --seq_length 128
+  # A fine-tuned model directory (see below; docs/serving.md):
+  python -m official_albert.serving.export --input runs/sst2 \
+      --output exported/sst2
 
 Signatures (all int32 ids, `[batch, seq_length]`; floats are float32):
   `encoder` (also `serving_default`): `input_word_ids`, `input_mask`,
@@ -17,6 +20,25 @@ Signatures (all int32 ids, `[batch, seq_length]`; floats are float32):
     round-robin (the longer segment loses tokens first, as in the original
     `_truncate_seq_pair`).
 
+A fine-tuned model directory (`train.py` with `albert/sentence_prediction`
+or `albert/squad`; recognised by its `params.yaml`) is exported with its
+head instead, `--seq_length` defaulting to the fine-tuning length:
+  classifier: `classify` (ids) and `classify_text` (also `serving_default`;
+    `text`) / `classify_text_pair` (`text_a`, `text_b`) -> `logits`
+    `[batch, classes]`, `probabilities` `[batch, classes]`, int32
+    `label_id` `[batch]` and string `label` `[batch]` (regression: `logits`
+    `[batch, 1]` and `score` `[batch]`); the text signatures also return
+    the packed ids. The label names are the variable `label_list`.
+  SQuAD: `squad` (also `serving_default`): ids -> `start_logits`,
+    `end_logits` `[batch, seq_length]`. There is no text signature: a
+    question's context is cut into windows (`doc_stride`) whose number
+    depends on the text, and answers are mapped back to character offsets
+    of the original context (`data.squad_data`); both stay in Python
+    (`serving.predict qa`), around this signature.
+  Both ship `assets/params.yaml` (the experiment config) and the variables
+  `sequence_length` (int32) and `do_lower_case` (bool), which `serving.predict`
+  reads to serve the SavedModel like the model directory.
+
 The text signatures normalise and tokenize in the graph like
 `data.tokenization.AlbertTokenizer`: whitespace collapsed, ``/'' -> ", NFKD,
 combining marks (the exact code points Python's `unicodedata.combining`
@@ -29,6 +51,7 @@ an asset under `assets/` (and its bytes inside the tokenizer op).
 
 import argparse
 import functools
+import os
 import unicodedata
 from typing import Dict, Optional
 
@@ -42,6 +65,7 @@ from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.interop import convert
 from official_albert.interop import ours
 from official_albert.modeling import albert
+from official_albert.serving import finetuned
 
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 ENCODER_OUTPUTS = ("sequence_output", "pooled_output")
@@ -185,6 +209,13 @@ def signatures(module: ServingModule, with_heads: bool) -> Dict[str, object]:
   return result
 
 
+def _check_seq_length(model, seq_length: int) -> None:
+  max_length = model.encoder.get_config()["max_position_embeddings"]
+  if not 2 <= seq_length <= max_length:
+    errors.fail(f"--seq_length {seq_length} must be in [2, {max_length}] "
+                "(max_position_embeddings)")
+
+
 def export(model: albert.AlbertPretrainer, output: str,
            vocab: Optional[str] = None, seq_length: int = 128,
            lower_case: bool = True, with_heads: bool = True) -> None:
@@ -202,14 +233,94 @@ def export(model: albert.AlbertPretrainer, output: str,
   Raises:
     errors.UserError: if `seq_length` is not in [2, max_position_embeddings].
   """
-  max_length = model.encoder.get_config()["max_position_embeddings"]
-  if not 2 <= seq_length <= max_length:
-    errors.fail(f"--seq_length {seq_length} must be in [2, {max_length}] "
-                "(max_position_embeddings)")
+  _check_seq_length(model, seq_length)
   module = ServingModule(model, vocab, seq_length, lower_case)
   with io_utils.atomic_path(output) as tmp:
     tf.saved_model.save(module, tmp,
                         signatures=signatures(module, with_heads))
+
+
+class FinetunedModule(ServingModule):
+  """A fine-tuned classifier or span labeler, its vocabulary and config.
+
+  Args:
+    served: a `finetuned.Served` loaded from a model directory.
+    seq_length: length the text signatures pad and truncate to.
+  """
+
+  def __init__(self, served: finetuned.Served, seq_length: int):
+    super().__init__(served.model, served.vocab, seq_length,
+                     served.lower_case)
+    self.kind = served.kind
+    self.labels = tuple(served.labels)
+    self.label_list = tf.Variable(served.labels, dtype=tf.string,
+                                  trainable=False)
+    self.sequence_length = tf.Variable(seq_length, trainable=False)
+    self.do_lower_case = tf.Variable(served.lower_case, trainable=False)
+    self.params = tf.saved_model.Asset(served.params_path)
+
+  def predict(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """The head's outputs (see the module docstring) for int32 ids."""
+    return finetuned.head_outputs(self.kind, self.model, inputs, self.labels)
+
+
+def finetuned_signatures(module: FinetunedModule) -> Dict[str, object]:
+  """The concrete functions of a fine-tuned export, by signature name."""
+  graph_fn = lambda fn: tf.function(fn, autograph=False)
+
+  @graph_fn
+  def ids(input_word_ids, input_mask, input_type_ids):
+    return module.predict(dict(input_word_ids=input_word_ids,
+                               input_mask=input_mask,
+                               input_type_ids=input_type_ids))
+
+  @graph_fn
+  def text(text):
+    packed = module.pack(text)
+    return dict(packed, **module.predict(packed))
+
+  @graph_fn
+  def text_pair(text_a, text_b):
+    packed = module.pack(text_a, text_b)
+    return dict(packed, **module.predict(packed))
+
+  name = finetuned.SIGNATURES[module.kind]
+  result = {name: ids.get_concrete_function(
+      **{k: _int_spec(k) for k in ENCODER_INPUTS})}
+  result["serving_default"] = result[name]
+  if module.kind == finetuned.CLASSIFIER:
+    string = lambda name: tf.TensorSpec([None], tf.string, name=name)
+    result["classify_text"] = text.get_concrete_function(string("text"))
+    result["classify_text_pair"] = text_pair.get_concrete_function(
+        string("text_a"), string("text_b"))
+    result["serving_default"] = result["classify_text"]
+  return result
+
+
+def export_finetuned(model_dir: str, output: str, vocab: Optional[str] = None,
+                     seq_length: Optional[int] = None) -> None:
+  """Writes a fine-tuned model directory as a SavedModel, atomically.
+
+  Args:
+    model_dir: a `train.py` model directory of `albert/sentence_prediction`
+      or `albert/squad` (its `params.yaml` and latest checkpoint are read).
+    output: the SavedModel directory to create.
+    vocab: SentencePiece model instead of the one recorded for the data.
+    seq_length: what the text signatures pad to (default: the fine-tuning
+      sequence length); at most `max_position_embeddings`.
+
+  Raises:
+    errors.UserError: see `finetuned.load`, and a bad `seq_length`.
+  """
+  served = finetuned.load(model_dir, vocab)
+  if served.model is None:
+    errors.fail(f"{model_dir} is already a SavedModel; pass the model "
+                "directory train.py wrote")
+  seq_length = seq_length or served.seq_length
+  _check_seq_length(served.model, seq_length)
+  module = FinetunedModule(served, seq_length)
+  with io_utils.atomic_path(output) as tmp:
+    tf.saved_model.save(module, tmp, signatures=finetuned_signatures(module))
 
 
 def main(argv=None) -> None:
@@ -217,7 +328,8 @@ def main(argv=None) -> None:
   parser = argparse.ArgumentParser(
       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--input", required=True,
-                      help="checkpoint directory (see --format)")
+                      help="checkpoint directory (see --format), or a "
+                      "fine-tuned model directory (has params.yaml)")
   parser.add_argument("--format", default="ours",
                       choices=["ours", "hf", "tf1", "model_garden"],
                       help="checkpoint format, as in interop.convert")
@@ -227,16 +339,21 @@ def main(argv=None) -> None:
                       help="SavedModel directory to create (must not exist)")
   parser.add_argument("--vocab", help="SentencePiece .model (default: the "
                       "checkpoint's spiece.model); enables text signatures")
-  parser.add_argument("--seq_length", type=int, default=128,
-                      help="length the text signatures pad to")
+  parser.add_argument("--seq_length", type=int,
+                      help="length the text signatures pad to (default 128; "
+                      "fine-tuned: the fine-tuning length)")
   parser.add_argument("--lower_case", action=argparse.BooleanOptionalAction,
                       default=True, help="lower-case text (uncased models)")
   args = parser.parse_args(argv)
   convert.check_output(args.output, args.vocab)
+  if os.path.isfile(os.path.join(args.input, finetuned.PARAMS_FILE)):
+    export_finetuned(args.input, args.output, args.vocab, args.seq_length)
+    print(f"wrote SavedModel {args.output}")
+    return
   config, weights, vocab = convert.read(args.format, args.input, args.config)
   model = ours.build_pretrainer(config)
   items = ours.assign(model, weights, args.input)
-  export(model, args.output, args.vocab or vocab, args.seq_length,
+  export(model, args.output, args.vocab or vocab, args.seq_length or 128,
          args.lower_case, with_heads=set(ours.HEAD_ITEMS) <= set(items))
   print(f"wrote SavedModel {args.output}")
 

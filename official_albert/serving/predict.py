@@ -16,8 +16,24 @@ softmax over the whole vocabulary.) `--model` is either a checkpoint directory
 (`--format ours|hf|tf1|model_garden`, as in `interop.convert`) with an MLM
 head, or a SavedModel from `serving.export` with a `pretraining` signature.
 
-Classification and question answering prediction belong with the fine-tuning
-tasks and are not here yet.
+`classify`: a fine-tuned `albert/sentence_prediction` model directory (or
+its SavedModel from `serving.export`) labels each text of a `.txt` file (one
+per line) or each row of a `.tsv` / `.csv` table (`--text_column`, and
+`--text_b_column` for pair tasks):
+
+  {"line": 2, "label": "1", "probabilities": {"0": 0.12, "1": 0.88}}
+
+(`line` is the 1-based line in the file; regression models give `score`.)
+
+`qa`: a fine-tuned `albert/squad` model answers each line of a JSONL file
+(`question`, `context`, optional `id`) with the evaluation's own windowing
+and span decoding (see `serving.qa`):
+
+  {"id": "q1", "answer": "Denver Broncos", "start": 177, "score": 9.1,
+   "probability": 0.83}
+
+(`start` is the answer's character offset in the context.) Every command
+writes its JSONL atomically.
 """
 
 import argparse
@@ -37,6 +53,9 @@ from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.interop import convert
 from official_albert.interop import layout
 from official_albert.interop import ours
+from official_albert.serving import classify
+from official_albert.serving import finetuned
+from official_albert.serving import qa
 
 # inputs (int32 arrays) -> mlm_logits [batch, predictions, vocab].
 MlmFn = Callable[[Dict[str, np.ndarray]], np.ndarray]
@@ -72,18 +91,13 @@ def batch_inputs(sequences: Sequence[List[int]], pad_id: int,
     `input_word_ids`, `input_mask`, `input_type_ids` `[batch, longest]` and
     `masked_lm_positions` `[batch, most masks]` (padded with 0).
   """
-  length = max(len(s) for s in sequences)
   masks = [[i for i, t in enumerate(s) if t == mask_id] for s in sequences]
-  most = max(len(m) for m in masks)
-  ids = np.full((len(sequences), length), pad_id, np.int32)
-  positions = np.zeros((len(sequences), most), np.int32)
-  for row, (seq, pos) in enumerate(zip(sequences, masks)):
-    ids[row, :len(seq)] = seq
+  positions = np.zeros((len(sequences), max(len(m) for m in masks)), np.int32)
+  for row, pos in enumerate(masks):
     positions[row, :len(pos)] = pos
-  return dict(input_word_ids=ids, input_mask=(
-      np.arange(length) < np.array([len(s) for s in sequences])[:, None]
-  ).astype(np.int32), input_type_ids=np.zeros_like(ids),
-              masked_lm_positions=positions)
+  return dict(finetuned.pad_batch(
+      [dict(input_ids=s, segment_ids=[0] * len(s)) for s in sequences],
+      pad_id), masked_lm_positions=positions)
 
 
 def load_mlm(model_path: str, fmt: str, config_path: Optional[str] = None):
@@ -168,29 +182,15 @@ def fill_mask(mlm: MlmFn, tokenizer: AlbertTokenizer, texts: Sequence[str],
   return records
 
 
-def main(argv=None) -> None:
-  """Command-line entry point; see the module docstring."""
-  parser = argparse.ArgumentParser(
-      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  commands = parser.add_subparsers(dest="command", required=True)
-  fill = commands.add_parser("fill-mask", help="top-k pieces for [MASK]s")
-  fill.add_argument("--model", required=True,
-                    help="checkpoint directory or SavedModel directory")
-  fill.add_argument("--format", default="ours",
-                    choices=["ours", "hf", "tf1", "model_garden"],
-                    help="checkpoint format (ignored for a SavedModel)")
-  fill.add_argument("--config", help="albert_config.json for tf1 inputs")
-  fill.add_argument("--vocab", help="SentencePiece .model (default: the "
-                    "model's own)")
-  fill.add_argument("--input", required=True,
-                    help="text file, one text with [MASK]s per line")
-  fill.add_argument("--output", required=True, help="JSONL file to write")
-  fill.add_argument("--top_k", type=int, default=5)
-  fill.add_argument("--batch_size", type=int, default=32)
-  fill.add_argument("--seq_length", type=int, default=128,
-                    help="truncate longer texts (capped at the model's "
-                    "max_position_embeddings)")
-  args = parser.parse_args(argv)
+def _write_jsonl(path: str, records: Sequence[Dict]) -> None:
+  with io_utils.atomic_path(path) as tmp:
+    with open(tmp, "w", encoding="utf-8") as f:
+      for record in records:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+  print(f"wrote {len(records)} predictions to {path}")
+
+
+def _fill_mask_command(args) -> None:
   if not os.path.isfile(args.input):
     errors.fail(f"--input {args.input} not found; pass a text file")
   with open(args.input, encoding="utf-8") as f:
@@ -198,8 +198,8 @@ def main(argv=None) -> None:
   if not any(t.strip() for t in texts):
     errors.fail(f"--input {args.input} is empty; write one text with "
                 f"{MASK} per line")
-  if args.top_k < 1 or args.batch_size < 1 or args.seq_length < 3:
-    errors.fail("--top_k and --batch_size must be >= 1 and --seq_length >= 3")
+  if args.top_k < 1 or args.seq_length < 3:
+    errors.fail("--top_k must be >= 1 and --seq_length >= 3")
   if not os.path.exists(args.model):
     errors.fail(f"--model {args.model} not found; pass a checkpoint or "
                 "SavedModel directory")
@@ -208,13 +208,74 @@ def main(argv=None) -> None:
   if not vocab:
     errors.fail(f"{args.model} ships no vocabulary; pass --vocab "
                 "spiece.model")
-  records = fill_mask(mlm, AlbertTokenizer(vocab), texts, args.top_k,
-                      args.batch_size, min(args.seq_length, max_length))
-  with io_utils.atomic_path(args.output) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
-      for record in records:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
-  print(f"wrote {len(records)} predictions to {args.output}")
+  _write_jsonl(args.output, fill_mask(
+      mlm, AlbertTokenizer(vocab), texts, args.top_k, args.batch_size,
+      min(args.seq_length, max_length)))
+
+
+def _classify_command(args) -> None:
+  examples = classify.read_texts(args.input, args.text_column,
+                                 args.text_b_column)
+  served = finetuned.load(args.model, args.vocab)
+  seq_length = args.seq_length or served.seq_length
+  if seq_length < 3:
+    errors.fail(f"--seq_length {seq_length} is too short; use at least 3")
+  _write_jsonl(args.output, classify.classify(served, examples,
+                                              args.batch_size, seq_length))
+
+
+def _qa_command(args) -> None:
+  examples = qa.read_questions(args.input)
+  _write_jsonl(args.output, qa.answer(finetuned.load(args.model, args.vocab),
+                                      examples, args.batch_size))
+
+
+def main(argv=None) -> None:
+  """Command-line entry point; see the module docstring."""
+  parser = argparse.ArgumentParser(
+      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  commands = parser.add_subparsers(dest="command", required=True)
+  fill = commands.add_parser("fill-mask", help="top-k pieces for [MASK]s")
+  fill.add_argument("--format", default="ours",
+                    choices=["ours", "hf", "tf1", "model_garden"],
+                    help="checkpoint format (ignored for a SavedModel)")
+  fill.add_argument("--config", help="albert_config.json for tf1 inputs")
+  fill.add_argument("--top_k", type=int, default=5)
+  fill.add_argument("--seq_length", type=int, default=128,
+                    help="truncate longer texts (capped at the model's "
+                    "max_position_embeddings)")
+  fill.set_defaults(run=_fill_mask_command)
+  classify_parser = commands.add_parser(
+      "classify", help="label texts with a fine-tuned classifier")
+  classify_parser.add_argument(
+      "--text_column", default="sentence",
+      help="table column of the (first) text (.tsv/.csv input)")
+  classify_parser.add_argument("--text_b_column",
+                               help="table column of the second text")
+  classify_parser.add_argument(
+      "--seq_length", type=int,
+      help="truncate longer inputs (default: the fine-tuning length)")
+  classify_parser.set_defaults(run=_classify_command)
+  qa_parser = commands.add_parser(
+      "qa", help="answer questions with a fine-tuned SQuAD model")
+  qa_parser.set_defaults(run=_qa_command)
+  for sub, model_help, input_help in (
+      (fill, "checkpoint directory or SavedModel directory",
+       "text file, one text with [MASK]s per line"),
+      (classify_parser, "fine-tuned classifier model_dir or its SavedModel",
+       ".txt (one text per line) or .tsv/.csv table"),
+      (qa_parser, "fine-tuned SQuAD model_dir or its SavedModel",
+       "JSONL: question, context, optional id")):
+    sub.add_argument("--model", required=True, help=model_help)
+    sub.add_argument("--input", required=True, help=input_help)
+    sub.add_argument("--output", required=True, help="JSONL file to write")
+    sub.add_argument("--vocab", help="SentencePiece .model (default: the "
+                     "model's own)")
+    sub.add_argument("--batch_size", type=int, default=32)
+  args = parser.parse_args(argv)
+  if args.batch_size < 1:
+    errors.fail("--batch_size must be >= 1")
+  args.run(args)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ answer text), `nbest_predictions.json`, and for v2.0 `null_odds.json`
 (id -> score difference).
 """
 
+import dataclasses
 import json
 import os
-from typing import Dict
+from typing import Dict, Sequence
 
 import tensorflow as tf
 from official.core import task_factory
@@ -46,6 +47,43 @@ def _write_json(path: str, value) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
       # Logits arrive as numpy float32, which json cannot write itself.
       json.dump(value, f, indent=1, ensure_ascii=False, default=float)
+
+
+def decode_answers(config: finetuning.SquadConfig,
+                   examples: Sequence[squad_lib_sp.SquadExample],
+                   features: Sequence[squad_lib_sp.InputFeatures],
+                   results: Sequence[question_answering.RawAggregatedResult]):
+  """Answers from per-window logits, as the evaluation makes them.
+
+  Model Garden's `squad_lib_sp.postprocess_output` with the task's settings
+  (`n_best_size`, `max_answer_length`, v2.0 and its no-answer threshold);
+  `serving.predict qa` calls it too, so served answers are the evaluation's.
+
+  Args:
+    config: the task config.
+    examples: the questions (`squad_data.read_examples`).
+    features: their windows (`squad_data.convert_examples`).
+    results: one per window: `unique_id`, float `start_logits` and
+      `end_logits` `[window_length]`.
+
+  Returns:
+    `(predictions, nbest, null_diffs)`: question id -> answer text (""
+    for no answer in v2.0); question id -> list of n-best dicts (`text`,
+    `probability`, `start_logit`, `end_logit`); for v2.0 question id ->
+    no-answer score minus best span score (else empty).
+  """
+  # Logits of a batch's padding positions are cut off, so that they cannot
+  # take n-best slots from real tokens: a window's answer does not depend on
+  # the other windows it was batched with.
+  lengths = {f.unique_id: len(f.input_ids) for f in features}
+  results = [dataclasses.replace(
+      r, start_logits=r.start_logits[:lengths[r.unique_id]],
+      end_logits=r.end_logits[:lengths[r.unique_id]]) for r in results]
+  return squad_lib_sp.postprocess_output(
+      examples, features, results, config.n_best_size,
+      config.max_answer_length, config.validation_data.do_lower_case,
+      version_2_with_negative=config.validation_data.version_2_with_negative,
+      null_score_diff_threshold=config.null_score_diff_threshold)
 
 
 @task_factory.register_task_cls(finetuning.SquadConfig)
@@ -119,12 +157,8 @@ class SquadTask(question_answering.QuestionAnsweringTask):
     """Post-processes the logits into answers, scores them, writes files."""
     config = self.task_config
     version_2 = config.validation_data.version_2_with_negative
-    predictions, nbest, null_diffs = squad_lib_sp.postprocess_output(
-        self._eval_examples, self._eval_features, aggregated_logs,
-        config.n_best_size, config.max_answer_length,
-        config.validation_data.do_lower_case,
-        version_2_with_negative=version_2,
-        null_score_diff_threshold=config.null_score_diff_threshold)
+    predictions, nbest, null_diffs = decode_answers(
+        config, self._eval_examples, self._eval_features, aggregated_logs)
     dataset = squad_metrics.load_dataset(config.validation_data.input_path)
     if version_2:
       non_null = {qid: next((e["text"] for e in entries if e["text"]), "")

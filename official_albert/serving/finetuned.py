@@ -1,0 +1,248 @@
+"""Fine-tuned models for serving: a model_dir or its exported SavedModel.
+
+A fine-tuned model directory is what `train.py` leaves for the
+`albert/sentence_prediction` or `albert/squad` experiment: `params.yaml`
+and trainer checkpoints (`ckpt-N`, root object `model`). Its kind is told
+by the config (`task.model.num_classes` for a classifier, `task.n_best_size`
+for SQuAD). What serving needs besides the weights comes from the config
+and from the `metadata.json` that `create_finetuning_data` wrote beside the
+training records: the SentencePiece model, lower-casing, the label names
+and the sequence length. A SavedModel from `serving.export` carries the same
+`params.yaml` and vocabulary as assets and the label names as a variable, so
+`load` returns the same `Served` for either.
+"""
+
+import dataclasses
+import glob
+import os
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+# Registers the SentencePiece op of the text signatures, which loading a
+# SavedModel needs.
+import tensorflow_text  # pylint: disable=unused-import
+import tf_keras
+from official.core import config_definitions as cfg
+
+from official_albert import errors
+from official_albert.configs import overrides
+from official_albert.modeling import albert
+from official_albert.tasks import sentence_prediction
+from official_albert.tasks import squad
+
+CLASSIFIER = "classifier"
+SQUAD = "squad"
+EXPERIMENTS = {CLASSIFIER: "albert/sentence_prediction",
+               SQUAD: "albert/squad"}
+# The ids signature of each kind in an exported SavedModel.
+SIGNATURES = {CLASSIFIER: "classify", SQUAD: "squad"}
+PARAMS_FILE = "params.yaml"
+
+# int32 `input_word_ids`, `input_mask`, `input_type_ids` [batch, length] ->
+# numpy outputs by name (see `head_outputs`).
+PredictFn = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
+
+
+@dataclasses.dataclass
+class Served:
+  """A fine-tuned model ready to predict.
+
+  Attributes:
+    kind: `CLASSIFIER` or `SQUAD`.
+    params: the experiment config the model was trained with.
+    params_path: its `params.yaml`.
+    vocab: the SentencePiece model path.
+    lower_case: whether texts are lower-cased (uncased models).
+    labels: class names in class-id order; [] for regression and SQuAD.
+    seq_length: the sequence length the model was fine-tuned at.
+    predict: see `PredictFn`.
+    model: the live Keras model (None when loaded from a SavedModel).
+  """
+  kind: str
+  params: cfg.ExperimentConfig
+  params_path: str
+  vocab: str
+  lower_case: bool
+  labels: List[str]
+  seq_length: int
+  predict: PredictFn
+  model: Optional[tf_keras.Model] = None
+
+
+def classifier_outputs(logits: tf.Tensor, labels: Sequence[str]
+                       ) -> Dict[str, tf.Tensor]:
+  """What a classifier serves, from its float32 logits `[batch, classes]`.
+
+  Returns:
+    `logits`; for classification `probabilities` (softmax, `[batch,
+    classes]`), int32 `label_id` `[batch]` (argmax) and string `label`
+    `[batch]` (its name); for regression (1 class) float32 `score` `[batch]`.
+  """
+  if not labels:
+    return dict(logits=logits, score=logits[:, 0])
+  label_id = tf.argmax(logits, -1, output_type=tf.int32)
+  return dict(logits=logits, probabilities=tf.nn.softmax(logits),
+              label_id=label_id, label=tf.gather(tf.constant(labels),
+                                                 label_id))
+
+
+def head_outputs(kind: str, model: tf_keras.Model,
+                 inputs: Dict[str, tf.Tensor], labels: Sequence[str]
+                 ) -> Dict[str, tf.Tensor]:
+  """What a fine-tuned model serves, for int32 ids `[batch, length]`.
+
+  Returns:
+    SQuAD: float32 `start_logits`, `end_logits` `[batch, length]`;
+    classifier: `classifier_outputs`.
+  """
+  outputs = model(inputs, training=False)
+  if kind == SQUAD:
+    return dict(start_logits=outputs[0], end_logits=outputs[1])
+  return classifier_outputs(outputs, labels)
+
+
+def pad_batch(features: Sequence[Dict[str, Sequence[int]]], pad_id: int
+              ) -> Dict[str, np.ndarray]:
+  """Pads unpadded `input_ids` / `segment_ids` lists to the longest of them.
+
+  Returns:
+    int32 `input_word_ids` (padded with `pad_id`), `input_mask` (1 on real
+    tokens) and `input_type_ids` (padded with 0), each `[batch, longest]`.
+  """
+  length = max(len(f["input_ids"]) for f in features)
+  out = dict(input_word_ids=np.full((len(features), length), pad_id),
+             input_mask=np.zeros((len(features), length)),
+             input_type_ids=np.zeros((len(features), length)))
+  for row, feature in enumerate(features):
+    n = len(feature["input_ids"])
+    out["input_word_ids"][row, :n] = feature["input_ids"]
+    out["input_mask"][row, :n] = 1
+    out["input_type_ids"][row, :n] = feature["segment_ids"]
+  return {k: v.astype(np.int32) for k, v in out.items()}
+
+
+def read_config(params_path: str):
+  """Reads a fine-tuned `params.yaml`.
+
+  Returns:
+    `(kind, locked ExperimentConfig)`.
+
+  Raises:
+    UserError: if the file is missing or is not a classifier or SQuAD config.
+  """
+  task = overrides.load_yaml_file(params_path).get("task") or {}
+  if "n_best_size" in task:
+    kind = SQUAD
+  elif "num_classes" in (task.get("model") or {}):
+    kind = CLASSIFIER
+  else:
+    errors.fail(f"{params_path} is not an albert/sentence_prediction or "
+                "albert/squad config; pass a fine-tuned classifier or SQuAD "
+                "model directory")
+  return kind, overrides.parse_configuration(EXPERIMENTS[kind],
+                                             [params_path], "")
+
+
+def _data_facts(kind: str, params, vocab: Optional[str]):
+  """(vocab, lower_case, labels, seq_length) from the config and metadata."""
+  task = params.task
+  meta = (sentence_prediction.read_metadata(task.train_data.input_path or "")
+          or sentence_prediction.read_metadata(
+              task.validation_data.input_path or "") or {})
+  if kind == SQUAD:
+    vocab = vocab or task.validation_data.vocab_file or meta.get(
+        "sp_model_file")
+    return (vocab, task.validation_data.do_lower_case, [],
+            task.validation_data.seq_length)
+  labels = meta.get("label_list")
+  num_classes = task.model.num_classes
+  if labels is None or (len(labels) or 1) != num_classes:
+    # No metadata (or not of these records): class ids stand for the names.
+    labels = [] if num_classes == 1 else [str(i) for i in range(num_classes)]
+  return (vocab or meta.get("sp_model_file"), meta.get("lower_case", True),
+          labels, meta.get("max_seq_length", task.train_data.seq_length))
+
+
+def build_model(kind: str, params, model_dir: str) -> tf_keras.Model:
+  """The task's model with the latest checkpoint of `model_dir` restored.
+
+  Raises:
+    UserError: if there is no checkpoint, or it does not fit the model.
+  """
+  path = tf.train.latest_checkpoint(model_dir)
+  if not path:
+    errors.fail(f"no checkpoint in {model_dir}; train the model first or "
+                "pass the model directory train.py wrote")
+  # No evaluation data: the SQuAD task would tokenize it when built.
+  config = params.task.replace(validation_data=dict(input_path=""))
+  task_cls = (squad.SquadTask if kind == SQUAD
+              else sentence_prediction.SentencePredictionTask)
+  model = task_cls(config).build_model()
+  model(albert.dummy_inputs())
+  status = tf.train.Checkpoint(model=model).read(path)
+  try:
+    status.expect_partial().assert_existing_objects_matched()
+  except AssertionError as e:
+    errors.fail(f"checkpoint {path} does not fit the model of "
+                f"{PARAMS_FILE}: {str(e).splitlines()[0][:200]}")
+  return model
+
+
+def _from_model_dir(model_dir: str, vocab: Optional[str]) -> Served:
+  params_path = os.path.join(model_dir, PARAMS_FILE)
+  if not os.path.isfile(params_path):
+    errors.fail(f"{model_dir} has no {PARAMS_FILE}; pass a model directory "
+                "written by train.py or a SavedModel from serving.export")
+  kind, params = read_config(params_path)
+  vocab, lower_case, labels, seq_length = _data_facts(kind, params, vocab)
+  model = build_model(kind, params, model_dir)
+
+  run = tf.function(lambda inputs: head_outputs(kind, model, inputs, labels),
+                    autograph=False, reduce_retracing=True)
+  predict = lambda inputs: {k: v.numpy() for k, v in run(inputs).items()}
+  return Served(kind, params, params_path, vocab, lower_case, labels,
+                seq_length, predict, model)
+
+
+def _from_saved_model(path: str, vocab: Optional[str]) -> Served:
+  params_path = os.path.join(path, "assets", PARAMS_FILE)
+  if not os.path.isfile(params_path):
+    errors.fail(f"SavedModel {path} has no assets/{PARAMS_FILE}: it is not a "
+                "fine-tuned export; export a classifier or SQuAD model_dir "
+                "with serving.export")
+  kind, params = read_config(params_path)
+  saved = tf.saved_model.load(path)
+  signature = saved.signatures[SIGNATURES[kind]]
+  vocabs = glob.glob(os.path.join(path, "assets", "*.model"))
+  predict = lambda inputs: {k: v.numpy() for k, v in signature(**{
+      k: tf.constant(v) for k, v in inputs.items()}).items()}
+  labels = [l.decode() for l in saved.label_list.numpy()]
+  return Served(kind, params, params_path,
+                vocab or (vocabs[0] if len(vocabs) == 1 else None),
+                bool(saved.do_lower_case.numpy()), labels,
+                int(saved.sequence_length.numpy()), predict)
+
+
+def load(path: str, vocab: Optional[str] = None) -> Served:
+  """Loads a fine-tuned model directory or its exported SavedModel.
+
+  Args:
+    path: a `train.py` model directory or a `serving.export` SavedModel.
+    vocab: SentencePiece model to use instead of the recorded one.
+
+  Raises:
+    UserError: if `path` is missing, is not a classifier or SQuAD model, has
+      no checkpoint, or no vocabulary is known.
+  """
+  if not os.path.isdir(path):
+    errors.fail(f"--model {path} not found; pass a fine-tuned model "
+                "directory or SavedModel")
+  if os.path.isfile(os.path.join(path, "saved_model.pb")):
+    served = _from_saved_model(path, vocab)
+  else:
+    served = _from_model_dir(path, vocab)
+  if not served.vocab or not os.path.isfile(served.vocab):
+    errors.fail(f"the vocabulary of {path} ({served.vocab or 'not recorded'})"
+                " is not found; pass --vocab spiece.model")
+  return served
