@@ -47,7 +47,7 @@ import os
 import random
 import sys
 import time
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Sequence, TextIO, Tuple
 
 import tensorflow as tf
 import tqdm
@@ -63,15 +63,27 @@ _builder = None  # InstanceBuilder
 _args = None  # the parsed flags
 
 
-def input_files(patterns: Sequence[str]) -> List[str]:
+def _local_files(pattern: str) -> List[str]:
+  """The files (not directories) a local glob matches."""
+  return [p for p in glob.glob(pattern) if os.path.isfile(p)]
+
+
+def input_files(patterns: Sequence[str],
+                match: Callable[[str], List[str]] = _local_files
+                ) -> List[str]:
   """Expands globs in order, each sorted.
+
+  Args:
+    patterns: paths or globs.
+    match: the files one pattern matches (the Beam pipeline passes one for
+      its filesystems, e.g. gs://).
 
   Raises:
     errors.UserError: a pattern matches no file.
   """
   files = []
   for pattern in patterns:
-    matches = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+    matches = sorted(match(pattern))
     if not matches:
       errors.fail(f"--input_file {pattern!r} matches no file; pass a path or "
                   "glob of seed-format text files")
@@ -79,28 +91,41 @@ def input_files(patterns: Sequence[str]) -> List[str]:
   return files
 
 
+def file_documents(f: TextIO, path: str) -> Iterator[List[str]]:
+  """Streams documents (lists of sentence lines) from one open text file.
+
+  Args:
+    f: the seed-format file `path`, opened as UTF-8 text.
+    path: its name, for the error message.
+
+  Raises:
+    errors.UserError: the file is not UTF-8 text.
+  """
+  document = []
+  try:
+    for line in f:
+      line = line.strip()
+      if line:
+        document.append(line)
+      elif document:
+        yield document
+        document = []
+  except UnicodeDecodeError as e:
+    errors.fail(f"--input_file {path!r} is not UTF-8 text ({e}); convert it "
+                "or pass seed-format text from prepare_corpus")
+  if document:
+    yield document
+
+
 def read_documents(paths: Sequence[str]) -> Iterator[List[str]]:
-  """Streams documents (lists of sentence lines) from seed-format files.
+  """Streams documents from local seed-format files, in order.
 
   Raises:
     errors.UserError: a file is not UTF-8 text.
   """
   for path in paths:
-    document = []
-    try:
-      with open(path, encoding="utf-8") as f:
-        for line in f:
-          line = line.strip()
-          if line:
-            document.append(line)
-          elif document:
-            yield document
-            document = []
-    except UnicodeDecodeError as e:
-      errors.fail(f"--input_file {path!r} is not UTF-8 text ({e}); convert it "
-                  "or pass seed-format text from prepare_corpus")
-    if document:
-      yield document
+    with open(path, encoding="utf-8") as f:
+      yield from file_documents(f, path)
 
 
 def load_tokenizer(sp_model_file: str, do_lower_case: bool
@@ -114,35 +139,54 @@ def load_tokenizer(sp_model_file: str, do_lower_case: bool
                 "official_albert.data.train_vocab")
 
 
+def make_builder(args: argparse.Namespace) -> sop_instances.InstanceBuilder:
+  """The InstanceBuilder (and its tokenizer) for parsed flags `args`.
+
+  Raises:
+    errors.UserError: the SentencePiece model cannot be loaded.
+  """
+  tokenizer = load_tokenizer(args.sp_model_file, args.do_lower_case)
+  return sop_instances.InstanceBuilder(
+      tokenizer, args.max_seq_length, args.max_predictions_per_seq,
+      args.masked_lm_prob, args.short_seq_prob, args.ngram)
+
+
 def _init_worker(args: argparse.Namespace) -> None:
   """Builds the tokenizer and InstanceBuilder that workers will inherit."""
   global _builder, _args
-  tokenizer = load_tokenizer(args.sp_model_file, args.do_lower_case)
-  _builder = sop_instances.InstanceBuilder(
-      tokenizer, args.max_seq_length, args.max_predictions_per_seq,
-      args.masked_lm_prob, args.short_seq_prob, args.ngram)
+  _builder = make_builder(args)
   _args = args
 
 
-def _document_records(task: Tuple[int, List[str]]) -> List[Tuple[bytes, int]]:
-  """Tokenizes document `task[0]` and builds its instances of all rounds.
+def document_records(builder: sop_instances.InstanceBuilder,
+                     args: argparse.Namespace, index: int,
+                     sentences: Sequence[str]) -> List[Tuple[bytes, int]]:
+  """Tokenizes document number `index` and builds its instances of all rounds.
+
+  Round r draws from `random.Random(f"{random_seed}:{index}:{r}")`, so the
+  result depends only on the flags, `index` and `sentences`.
 
   Returns:
-    (serialized tf.train.Example, number of non-pad tokens) per instance.
+    (serialized tf.train.Example, number of non-pad tokens) per instance,
+    rounds in order.
   """
-  index, sentences = task
-  encoded = [_builder.tokenizer.encode(s) for s in sentences]
+  encoded = [builder.tokenizer.encode(s) for s in sentences]
   document = [ids for ids in encoded if ids]
   records = []
-  for r in range(_args.dupe_factor):
-    rng = random.Random(f"{_args.random_seed}:{index}:{r}")
-    for inst in _builder.document_instances(document, rng):
+  for r in range(args.dupe_factor):
+    rng = random.Random(f"{args.random_seed}:{index}:{r}")
+    for inst in builder.document_instances(document, rng):
       # Deterministic serialization orders the feature map by key.
-      example = to_example(inst, _args.max_seq_length,
-                           _args.max_predictions_per_seq)
+      example = to_example(inst, args.max_seq_length,
+                           args.max_predictions_per_seq)
       records.append((example.SerializeToString(deterministic=True),
                       len(inst.input_ids)))
   return records
+
+
+def _document_records(task: Tuple[int, List[str]]) -> List[Tuple[bytes, int]]:
+  """`document_records` for (index, sentences) with the inherited builder."""
+  return document_records(_builder, _args, *task)
 
 
 def _ordered_results(documents: Iterator[List[str]], num_workers: int
@@ -195,7 +239,6 @@ def check_args(args: argparse.Namespace) -> None:
       (args.dupe_factor >= 1, "--dupe_factor must be >= 1"),
       (args.ngram >= 1, "--ngram must be >= 1"),
       (args.num_shards >= 1, "--num_shards must be >= 1"),
-      (args.num_workers >= 1, "--num_workers must be >= 1"),
   ]
   for ok, message in checks:
     if not ok:
@@ -206,14 +249,42 @@ def check_args(args: argparse.Namespace) -> None:
                 "directory; pass a new directory or remove it")
 
 
-def _shuffle_shard(src: str, dst: str, rng: random.Random) -> None:
-  """Writes the records of `src`, shuffled, to `dst` and removes `src`."""
-  records = list(tf.data.TFRecordDataset(src).as_numpy_iterator())
-  rng.shuffle(records)
-  with tf.io.TFRecordWriter(dst) as writer:
+def shard_names(num_shards: int) -> List[str]:
+  """The output file names, shard k at index k."""
+  return [f"part-{k:05d}-of-{num_shards:05d}.tfrecord"
+          for k in range(num_shards)]
+
+
+def write_shuffled_shard(path: str, records: List[bytes], random_seed: int,
+                         shard: int) -> None:
+  """Shuffles shard `shard`'s records in place and writes them to `path`.
+
+  Args:
+    path: a local path or any URL tf.io supports (gs://...).
+    records: the shard's serialized examples in (document, round) order.
+    random_seed: --random_seed; the shuffle draws from
+      `random.Random(f"{random_seed}:shard:{shard}")`.
+    shard: the shard number k.
+  """
+  random.Random(f"{random_seed}:shard:{shard}").shuffle(records)
+  with tf.io.TFRecordWriter(path) as writer:
     for record in records:
       writer.write(record)
-  os.remove(src)
+
+
+def metadata(args: argparse.Namespace, num_instances: int, num_tokens: int,
+             vocab_size: int) -> Dict:
+  """The metadata.json contents (counts, sizes, vocabulary, all flags)."""
+  with open(args.sp_model_file, "rb") as f:
+    sha256 = hashlib.sha256(f.read()).hexdigest()
+  return {
+      "format": "albert_pretraining", "num_instances": num_instances,
+      "num_tokens": num_tokens, "max_seq_length": args.max_seq_length,
+      "max_predictions_per_seq": args.max_predictions_per_seq,
+      "vocab_size": vocab_size,
+      "sp_model_file": os.path.abspath(args.sp_model_file),
+      "sp_model_sha256": sha256, "do_lower_case": args.do_lower_case,
+      "files": shard_names(args.num_shards), "settings": vars(args)}
 
 
 def create_pretraining_data(args: argparse.Namespace) -> Dict:
@@ -226,10 +297,11 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
     errors.UserError: bad flags, inputs or SentencePiece model.
   """
   check_args(args)
+  if args.num_workers < 1:
+    errors.fail("--num_workers must be >= 1; fix the flag")
   files = input_files(args.input_file)
   _init_worker(args)
-  names = [f"part-{k:05d}-of-{args.num_shards:05d}.tfrecord"
-           for k in range(args.num_shards)]
+  names = shard_names(args.num_shards)
   num_docs = num_instances = num_tokens = 0
   start = time.time()
   with io_utils.atomic_path(args.output_dir) as tmp_dir:
@@ -250,30 +322,25 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
       errors.fail(f"no instances from {files} ({num_docs} documents); pass "
                   "seed-format text with sentences of at least two words")
     for k, name in enumerate(names):
-      _shuffle_shard(unshuffled[k], os.path.join(tmp_dir, name),
-                     random.Random(f"{args.random_seed}:shard:{k}"))
-    with open(args.sp_model_file, "rb") as f:
-      sha256 = hashlib.sha256(f.read()).hexdigest()
-    metadata = {
-        "format": "albert_pretraining", "num_instances": num_instances,
-        "num_tokens": num_tokens, "max_seq_length": args.max_seq_length,
-        "max_predictions_per_seq": args.max_predictions_per_seq,
-        "vocab_size": _builder.tokenizer.vocab_size,
-        "sp_model_file": os.path.abspath(args.sp_model_file),
-        "sp_model_sha256": sha256, "do_lower_case": args.do_lower_case,
-        "files": names, "settings": vars(args)}
+      # One shard in memory at a time.
+      records = list(tf.data.TFRecordDataset(unshuffled[k]).as_numpy_iterator())
+      write_shuffled_shard(os.path.join(tmp_dir, name), records,
+                           args.random_seed, k)
+      os.remove(unshuffled[k])
+    meta = metadata(args, num_instances, num_tokens,
+                    _builder.tokenizer.vocab_size)
     with open(os.path.join(tmp_dir, "metadata.json"), "w") as f:
-      json.dump(metadata, f, indent=2)
+      json.dump(meta, f, indent=2)
   seconds = time.time() - start
   print(f"wrote {num_instances} instances from {num_docs} documents to "
         f"{args.output_dir} in {seconds:.1f} s "
         f"({num_docs / seconds:.1f} documents/s)")
-  return metadata
+  return meta
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-  """Parses the command line (flags as the original script's)."""
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def flag_parser(description: str) -> argparse.ArgumentParser:
+  """The flags shared with the Beam pipeline (as the original script's)."""
+  parser = argparse.ArgumentParser(description=description)
   parser.add_argument("--input_file", nargs="+", required=True,
                       help="seed-format files or globs")
   parser.add_argument("--output_dir", required=True)
@@ -287,6 +354,12 @@ def parse_args(argv=None) -> argparse.Namespace:
   parser.add_argument("--ngram", type=int, default=3)
   parser.add_argument("--random_seed", type=int, default=12345)
   parser.add_argument("--num_shards", type=int, default=1)
+  return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  """Parses the command line: the shared flags and --num_workers."""
+  parser = flag_parser(__doc__.split("\n")[0])
   parser.add_argument("--num_workers", type=int, default=1)
   return parser.parse_args(argv)
 
