@@ -5,7 +5,6 @@
 #   bash scripts/demo.sh            # everything under runs/demo/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL=2
 RUN=runs/demo
 VOCAB=assets/vocab/albert_demo_8k
 DATA_FLAGS="--sp_model_file $VOCAB.model --do_lower_case --max_seq_length 64

@@ -253,3 +253,23 @@ def test_train_py_bad_input_is_one_line_and_writes_nothing(flags, message,
   assert len(error_lines) == 1 and message in error_lines[0], run.stderr
   assert "Traceback" not in run.stderr
   assert not model_dir.exists()
+
+
+def test_baselines_match_a_record_by_record_count(records):
+  from official_albert.tools import baselines  # pylint: disable=g-import-not-at-top
+  pattern = f"{records}/*.tfrecord"
+  got = baselines.compute(pattern, pattern)
+  masked, labels = [], []
+  for path in sorted(records.glob("*.tfrecord")):
+    for raw in tf.data.TFRecordDataset(str(path)):
+      ex = tf.train.Example.FromString(raw.numpy()).features.feature
+      weights = ex["masked_lm_weights"].float_list.value
+      masked += [i for i, w in zip(ex["masked_lm_ids"].int64_list.value,
+                                   weights) if w > 0]
+      labels.append(ex["next_sentence_labels"].int64_list.value[0])
+  top = max(set(masked), key=masked.count)
+  assert got["most_frequent_masked_id"] == top
+  assert got["masked_lm_accuracy"] == pytest.approx(
+      masked.count(top) / len(masked))
+  share = sum(labels) / len(labels)
+  assert got["sentence_order_accuracy"] == pytest.approx(max(share, 1 - share))

@@ -27,13 +27,17 @@ _FEATURES = {
 
 
 def _read(pattern: str):
-  """Yields (masked ids, weights, SOP label) per record, as numpy arrays."""
+  """Yields (masked ids, weights, SOP labels) per batch of records, as numpy.
+
+  Ids and weights are `[batch, max_predictions_per_seq]`, labels `[batch]`.
+  """
   files = pretrain_dataloader.input_files(pattern, "--train/--eval")
-  for record in tf.data.TFRecordDataset(files):
-    ex = tf.io.parse_single_example(record, _FEATURES)
+  batches = tf.data.TFRecordDataset(files).batch(4096).map(
+      lambda r: tf.io.parse_example(r, _FEATURES))
+  for ex in batches:
     yield (tf.sparse.to_dense(ex["masked_lm_ids"]).numpy(),
            tf.sparse.to_dense(ex["masked_lm_weights"]).numpy(),
-           int(ex["next_sentence_labels"][0]))
+           ex["next_sentence_labels"].numpy()[:, 0])
 
 
 def compute(train_pattern: str, eval_pattern: str) -> dict:
@@ -51,7 +55,7 @@ def compute(train_pattern: str, eval_pattern: str) -> dict:
   for ids, weights, label in _read(eval_pattern):
     hits += float(np.sum(weights * (ids == top_id)))
     total += float(np.sum(weights))
-    labels.append(label)
+    labels.extend(label.tolist())
   majority = max(np.mean(labels), 1 - np.mean(labels))
   return dict(most_frequent_masked_id=int(top_id),
               masked_lm_accuracy=hits / total,
