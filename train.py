@@ -17,9 +17,7 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# pylint: disable=g-import-not-at-top,wrong-import-position
+import official_albert  # pylint: disable=unused-import  # First: quiets TF.
 import gin
 from absl import app
 from absl import flags
@@ -36,6 +34,7 @@ from official_albert import errors
 from official_albert import io_utils
 from official_albert import tasks  # pylint: disable=unused-import
 from official_albert.configs import overrides
+from official_albert.training import trainer as trainer_lib
 
 FLAGS = flags.FLAGS
 
@@ -73,8 +72,10 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
   if gin_files or gin_params:
     gin.parse_config_files_and_bindings(gin_files, gin_params)
   if params.runtime.mixed_precision_dtype:
+    # runtime.loss_scale is applied by the task's optimizer (float16 only);
+    # Model Garden's set_mixed_precision_policy rejects any loss_scale.
     performance.set_mixed_precision_policy(
-        params.runtime.mixed_precision_dtype, params.runtime.loss_scale)
+        params.runtime.mixed_precision_dtype)
   strategy = distribute_utils.get_distribution_strategy(
       distribution_strategy=params.runtime.distribution_strategy,
       all_reduce_alg=params.runtime.all_reduce_alg,
@@ -84,12 +85,18 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
     task = task_factory.get_task(params.task, logging_dir=model_dir)
   if hasattr(task, "check_inputs"):
     task.check_inputs(mode)
+  with strategy.scope():  # Our trainer: runtime.enable_xla works on CPU too.
+    trainer = train_utils.create_trainer(
+        params, task, train="train" in mode, evaluate="eval" in mode,
+        checkpoint_exporter=train_lib.maybe_create_best_ckpt_exporter(
+            params, model_dir),
+        trainer_cls=trainer_lib.AlbertTrainer)
   if "train" in mode:
     train_utils.serialize_config(params, model_dir)
   logs = {}  # The last evaluation's metrics, kept by an eval action.
   train_lib.run_experiment(
       distribution_strategy=strategy, task=task, mode=mode, params=params,
-      model_dir=model_dir, eval_actions=[logs.update])
+      model_dir=model_dir, trainer=trainer, eval_actions=[logs.update])
   if gin_files or gin_params:
     train_utils.save_gin_config(mode, model_dir)
   if "eval" in mode:
