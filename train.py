@@ -105,6 +105,7 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
 
 
 def main(_):
+  """Runs `run` with the flags; user errors exit 2 with one line."""
   if not FLAGS["verbosity"].present:  # Orbit prints progress; keep logs quiet.
     logging.set_verbosity(logging.WARNING)
   errors.run_cli(lambda: run(

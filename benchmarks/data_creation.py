@@ -45,6 +45,7 @@ from typing import Dict, List
 
 import psutil
 
+from official_albert import errors
 from official_albert.data import create_pretraining_data as cpd
 
 SETTINGS = dict(max_seq_length=128, max_predictions_per_seq=20,
@@ -221,4 +222,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-  main()
+  errors.run_cli(main)

@@ -25,6 +25,7 @@ import tempfile
 import time
 
 from official_albert import configs  # pylint: disable=unused-import
+from official_albert import errors
 from official_albert import tasks  # pylint: disable=unused-import
 from official_albert.configs import overrides
 from official_albert.training import trainer as trainer_lib
@@ -64,6 +65,7 @@ def params_for(pipeline: str, records: pathlib.Path, args):
 
 
 def main() -> None:
+  """Builds the records, runs the pipelines interleaved, prints the table."""
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--model", default=str(
       REPO / "configs/models/albert_tiny.yaml"))
@@ -98,4 +100,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-  main()
+  errors.run_cli(main)

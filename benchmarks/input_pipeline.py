@@ -30,6 +30,7 @@ from benchmarks import pretraining_throughput
 
 
 def main(argv=None) -> None:
+  """Parses `argv` (default: sys.argv), runs the benchmark, prints results."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--records", required=True,
                       help="pretraining TFRecords (file pattern)")

@@ -252,6 +252,7 @@ def build_peers(names: List[str], args) -> Dict[str, Callable[[int], float]]:
 
 
 def main(argv=None) -> None:
+  """Runs the peers interleaved and prints the throughput table."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--records", required=True,
                       help="pretraining TFRecords (file pattern)")

@@ -1,6 +1,6 @@
 """Throughput of `predict classify` and `predict qa` on CPU (random init).
 
-  python -m benchmarks.serving_throughput OUT_DIR tiny|base N_SST2 N_SQUAD
+  python -m benchmarks.serving_throughput OUT_DIR {tiny,base} N_SST2 N_SQUAD
 
 Builds a randomly initialised fine-tuned model directory (params.yaml +
 checkpoint) of the given size for albert/sentence_prediction and albert/squad,
@@ -9,6 +9,7 @@ model calls and decoding; model loading and one warm-up batch excluded) on
 real SST-2 dev sentences and SQuAD v1.1 dev questions, from the model
 directory (Keras) and from the SavedModel.
 """
+import argparse
 import json
 import pathlib
 import sys
@@ -18,6 +19,7 @@ import tensorflow as tf
 from official.core import train_utils
 from official.nlp.data import squad_lib_sp
 
+from official_albert import errors
 from official_albert.configs import overrides
 from official_albert.data import create_finetuning_data
 from official_albert.data import classification_data
@@ -28,21 +30,28 @@ from official_albert.tasks import sentence_prediction, squad
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared/data"
 VOCAB = REPO / "assets/vocab/albert_demo_8k.model"
-out, size = pathlib.Path(sys.argv[1]), sys.argv[2]
-n_sst2, n_squad = int(sys.argv[3]), int(sys.argv[4])
-yaml = str(REPO / f"configs/models/albert_{'tiny' if size == 'tiny' else 'base_v2'}.yaml")
-out.mkdir(parents=True, exist_ok=True)
-
-src = out / "sst2"
-src.mkdir(exist_ok=True)
-(src / "dev.tsv").write_text((DATA / "glue/SST-2/dev.tsv").read_text())
-if not (out / "records/metadata.json").exists():
-  create_finetuning_data.main(["--task", "sst-2", "--input_dir", str(src),
-                               "--sp_model_file", str(VOCAB), "--output_dir",
-                               str(out / "records"), "--max_seq_length", "128"])
 
 
-def make(kind, override):
+def prepare_records(out: pathlib.Path) -> pathlib.Path:
+  """SST-2 dev as classification records under `out`; returns its TSV copy."""
+  src = out / "sst2"
+  src.mkdir(parents=True, exist_ok=True)
+  (src / "dev.tsv").write_text((DATA / "glue/SST-2/dev.tsv").read_text())
+  if not (out / "records/metadata.json").exists():
+    create_finetuning_data.main(["--task", "sst-2", "--input_dir", str(src),
+                                 "--sp_model_file", str(VOCAB), "--output_dir",
+                                 str(out / "records"), "--max_seq_length",
+                                 "128"])
+  return src / "dev.tsv"
+
+
+def make(out: pathlib.Path, size: str, kind: str, override: str):
+  """Random-init model dir of `kind` (params.yaml, checkpoint, `_saved` export).
+
+  Reuses the directory when an earlier run left one.
+  """
+  yaml = str(REPO / f"configs/models/albert_"
+             f"{'tiny' if size == 'tiny' else 'base_v2'}.yaml")
   model_dir = out / f"{size}_{kind}"
   if (model_dir / "params.yaml").exists():
     return model_dir
@@ -59,35 +68,53 @@ def make(kind, override):
   return model_dir
 
 
-cls_dir = make("classifier", json.dumps(
-    {"task": {"train_data": {"input_path": str(out / "records/dev.tfrecord"),
-                             "seq_length": 128}}}))
-qa_dir = make("squad", json.dumps(
-    {"task": {"validation_data": {"vocab_file": str(VOCAB)}}}))
+def squad_questions(limit: int):
+  """The first `limit` SQuAD v1.1 dev questions as Model Garden examples."""
+  questions = []
+  for article in json.loads((DATA / "squad/dev-v1.1.json").read_text())["data"]:
+    for p in article["paragraphs"]:
+      for q in p["qas"]:
+        questions.append(squad_lib_sp.SquadExample(
+            qas_id=q["id"], question_text=q["question"],
+            paragraph_text=p["context"]))
+  return questions[:limit]
 
-texts = classification_data.read_examples(
-    str(src / "dev.tsv"), classification_data.GLUE_TASKS["sst-2"])[:n_sst2]
-questions = []
-for article in json.loads((DATA / "squad/dev-v1.1.json").read_text())["data"]:
-  for p in article["paragraphs"]:
-    for q in p["qas"]:
-      questions.append(squad_lib_sp.SquadExample(
-          qas_id=q["id"], question_text=q["question"],
-          paragraph_text=p["context"]))
-questions = questions[:n_squad]
 
-results = {}
-for kind, model_dir, fn, items in (
-    ("classify", cls_dir, lambda s, x: classify.classify(s, x, 32, 128), texts),
-    ("qa", qa_dir, lambda s, x: qa.answer(s, x, 32), questions)):
-  for source in (str(model_dir), str(model_dir) + "_saved"):
-    served = finetuned.load(source)
-    fn(served, items[:8])  # Warm-up: tracing / first call.
-    start = time.perf_counter()
-    records = fn(served, items)
-    seconds = time.perf_counter() - start
-    name = f"{size} {kind} {'SavedModel' if source.endswith('_saved') else 'model_dir'}"
-    results[name] = dict(examples=len(records), seconds=round(seconds, 2),
-                         examples_per_s=round(len(records) / seconds, 1))
-    print(name, results[name], flush=True)
-(out / f"results_{size}.json").write_text(json.dumps(results, indent=1))
+def main() -> None:
+  """Times classify and qa from a model_dir and its SavedModel; prints them."""
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("out", help="work directory (models and records)")
+  parser.add_argument("size", choices=["tiny", "base"])
+  parser.add_argument("n_sst2", type=int, help="SST-2 dev sentences to time")
+  parser.add_argument("n_squad", type=int, help="SQuAD questions to time")
+  args = parser.parse_args()
+  out = pathlib.Path(args.out)
+  print("command:", " ".join([sys.executable, "-m",
+                              "benchmarks.serving_throughput"] + sys.argv[1:]))
+  tsv = prepare_records(out)
+  cls_dir = make(out, args.size, "classifier", json.dumps(
+      {"task": {"train_data": {"input_path": str(out / "records/dev.tfrecord"),
+                               "seq_length": 128}}}))
+  qa_dir = make(out, args.size, "squad", json.dumps(
+      {"task": {"validation_data": {"vocab_file": str(VOCAB)}}}))
+  texts = classification_data.read_examples(
+      str(tsv), classification_data.GLUE_TASKS["sst-2"])[:args.n_sst2]
+  for kind, model_dir, fn, items in (
+      ("classify", cls_dir, lambda s, x: classify.classify(s, x, 32, 128),
+       texts),
+      ("qa", qa_dir, lambda s, x: qa.answer(s, x, 32),
+       squad_questions(args.n_squad))):
+    for source in (str(model_dir), str(model_dir) + "_saved"):
+      served = finetuned.load(source)
+      fn(served, items[:8])  # Warm-up: tracing / first call.
+      start = time.perf_counter()
+      records = fn(served, items)
+      seconds = time.perf_counter() - start
+      where = "SavedModel" if source.endswith("_saved") else "model_dir"
+      print(f"{args.size} {kind} {where}: {len(records)} examples in "
+            f"{seconds:.2f} s = {len(records) / seconds:.1f} examples/s",
+            flush=True)
+
+
+if __name__ == "__main__":
+  errors.run_cli(main)

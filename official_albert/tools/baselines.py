@@ -44,11 +44,15 @@ def compute(train_pattern: str, eval_pattern: str) -> dict:
   """Returns the baseline accuracies (fractions in [0, 1]) and the piece id.
 
   Raises:
-    UserError: if a pattern matches no file.
+    UserError: if a pattern matches no file, or the training records hold no
+      masked position.
   """
   counts = collections.Counter()
   for ids, weights, _ in _read(train_pattern):
     counts.update(ids[weights > 0].tolist())
+  if not counts:
+    errors.fail(f"no masked position in the records matching {train_pattern!r}"
+                "; are they pretraining records?")
   top_id = counts.most_common(1)[0][0]
   hits = total = 0.0
   labels = []
@@ -63,6 +67,7 @@ def compute(train_pattern: str, eval_pattern: str) -> dict:
 
 
 def main():
+  """Prints the trivial baselines (see the module docstring) as JSON."""
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--train", required=True, help="training records glob")
   parser.add_argument("--eval", required=True, help="evaluation records glob")
