@@ -96,3 +96,17 @@ def restore_items(path: str, **items: tf.Module) -> List[str]:
     logging.info("Checkpoint %s has no %s: it starts freshly initialised.",
                  path, name)
   return sorted(present)
+
+
+def restore_encoder(init_checkpoint: str, model: tf.Module) -> None:
+  """A fine-tuning task's `initialize`: restores `model.encoder`, if asked.
+
+  Args:
+    init_checkpoint: the task's `init_checkpoint` ("" restores nothing).
+    model: a model with an `encoder` attribute (classifier, span labeler).
+
+  Raises:
+    UserError: as `restore_items`.
+  """
+  if init_checkpoint:
+    restore_items(init_checkpoint, encoder=model.encoder)

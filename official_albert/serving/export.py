@@ -165,47 +165,66 @@ def _int_spec(name: str) -> tf.TensorSpec:
   return tf.TensorSpec([None, None], tf.int32, name=name)
 
 
-def signatures(module: ServingModule, with_heads: bool) -> Dict[str, object]:
-  """The concrete functions to export, by signature name."""
+def _graph_fn(fn):
   # No tensor-dependent Python control flow here, so autograph is not needed
   # (and its source parsing is slow).
-  graph_fn = lambda fn: tf.function(fn, autograph=False)
+  return tf.function(fn, autograph=False)
 
-  @graph_fn
-  def encoder(input_word_ids, input_mask, input_type_ids):
-    return module.encode(dict(input_word_ids=input_word_ids,
-                              input_mask=input_mask,
-                              input_type_ids=input_type_ids))
 
-  @graph_fn
-  def pretraining(input_word_ids, input_mask, input_type_ids,
-                  masked_lm_positions):
-    return module.pretrain(dict(input_word_ids=input_word_ids,
-                                input_mask=input_mask,
-                                input_type_ids=input_type_ids,
-                                masked_lm_positions=masked_lm_positions))
+def _string_spec(name: str) -> tf.TensorSpec:
+  return tf.TensorSpec([None], tf.string, name=name)
 
-  @graph_fn
+
+def _head_signatures(module: ServingModule, run,
+                     with_text: bool) -> Dict[str, object]:
+  """`run` (int32 ids dict -> outputs) as ids, text and text-pair functions.
+
+  Returns concrete functions keyed "ids", and with `with_text` (the module
+  has a tokenizer) "text" (one string per row) and "text_pair" (two
+  strings); text outputs also hold the packed ids.
+  """
+  @_graph_fn
+  def ids(input_word_ids, input_mask, input_type_ids):
+    return run(dict(input_word_ids=input_word_ids, input_mask=input_mask,
+                    input_type_ids=input_type_ids))
+
+  @_graph_fn
   def text(text):
     packed = module.pack(text)
-    return dict(packed, **module.encode(packed))
+    return dict(packed, **run(packed))
 
-  @graph_fn
+  @_graph_fn
   def text_pair(text_a, text_b):
     packed = module.pack(text_a, text_b)
-    return dict(packed, **module.encode(packed))
+    return dict(packed, **run(packed))
 
-  ids = {name: _int_spec(name) for name in ENCODER_INPUTS}
-  result = {"encoder": encoder.get_concrete_function(**ids)}
+  result = {"ids": ids.get_concrete_function(
+      **{name: _int_spec(name) for name in ENCODER_INPUTS})}
+  if with_text:
+    result["text"] = text.get_concrete_function(_string_spec("text"))
+    result["text_pair"] = text_pair.get_concrete_function(
+        _string_spec("text_a"), _string_spec("text_b"))
+  return result
+
+
+def signatures(module: ServingModule, with_heads: bool) -> Dict[str, object]:
+  """The concrete functions to export, by signature name."""
+  heads = _head_signatures(module, module.encode,
+                           hasattr(module, "tokenizer"))
+  result = {"encoder": heads.pop("ids")}
   result["serving_default"] = result["encoder"]
+  result.update(heads)
   if with_heads:
+    @_graph_fn
+    def pretraining(input_word_ids, input_mask, input_type_ids,
+                    masked_lm_positions):
+      return module.pretrain(dict(input_word_ids=input_word_ids,
+                                  input_mask=input_mask,
+                                  input_type_ids=input_type_ids,
+                                  masked_lm_positions=masked_lm_positions))
     result["pretraining"] = pretraining.get_concrete_function(
-        masked_lm_positions=_int_spec("masked_lm_positions"), **ids)
-  if hasattr(module, "tokenizer"):
-    string = lambda name: tf.TensorSpec([None], tf.string, name=name)
-    result["text"] = text.get_concrete_function(string("text"))
-    result["text_pair"] = text_pair.get_concrete_function(string("text_a"),
-                                                          string("text_b"))
+        masked_lm_positions=_int_spec("masked_lm_positions"),
+        **{name: _int_spec(name) for name in ENCODER_INPUTS})
   return result
 
 
@@ -266,33 +285,13 @@ class FinetunedModule(ServingModule):
 
 def finetuned_signatures(module: FinetunedModule) -> Dict[str, object]:
   """The concrete functions of a fine-tuned export, by signature name."""
-  graph_fn = lambda fn: tf.function(fn, autograph=False)
-
-  @graph_fn
-  def ids(input_word_ids, input_mask, input_type_ids):
-    return module.predict(dict(input_word_ids=input_word_ids,
-                               input_mask=input_mask,
-                               input_type_ids=input_type_ids))
-
-  @graph_fn
-  def text(text):
-    packed = module.pack(text)
-    return dict(packed, **module.predict(packed))
-
-  @graph_fn
-  def text_pair(text_a, text_b):
-    packed = module.pack(text_a, text_b)
-    return dict(packed, **module.predict(packed))
-
+  heads = _head_signatures(module, module.predict,
+                           module.kind == finetuned.CLASSIFIER)
   name = finetuned.SIGNATURES[module.kind]
-  result = {name: ids.get_concrete_function(
-      **{k: _int_spec(k) for k in ENCODER_INPUTS})}
-  result["serving_default"] = result[name]
+  result = {name: heads["ids"], "serving_default": heads["ids"]}
   if module.kind == finetuned.CLASSIFIER:
-    string = lambda name: tf.TensorSpec([None], tf.string, name=name)
-    result["classify_text"] = text.get_concrete_function(string("text"))
-    result["classify_text_pair"] = text_pair.get_concrete_function(
-        string("text_a"), string("text_b"))
+    result["classify_text"] = heads["text"]
+    result["classify_text_pair"] = heads["text_pair"]
     result["serving_default"] = result["classify_text"]
   return result
 

@@ -95,9 +95,7 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
 
   def initialize(self, model: heads.AlbertClassifier) -> None:
     """Restores the encoder from `init_checkpoint`, if set."""
-    if self.task_config.init_checkpoint:
-      checkpoints.restore_items(self.task_config.init_checkpoint,
-                                encoder=model.encoder)
+    checkpoints.restore_encoder(self.task_config.init_checkpoint, model)
 
   def validation_step(self, inputs, model, metrics=None):
     logs = super().validation_step(inputs, model, metrics)

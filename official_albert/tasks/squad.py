@@ -96,9 +96,7 @@ class SquadTask(question_answering.QuestionAnsweringTask):
 
   def initialize(self, model: heads.AlbertSpanLabeler) -> None:
     """Restores the encoder from `init_checkpoint`, if set."""
-    if self.task_config.init_checkpoint:
-      checkpoints.restore_items(self.task_config.init_checkpoint,
-                                encoder=model.encoder)
+    checkpoints.restore_encoder(self.task_config.init_checkpoint, model)
 
   def check_inputs(self, mode: str) -> None:
     """Fails fast on missing training records (the evaluation JSON is
