@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -18,3 +20,27 @@ def shared_data() -> pathlib.Path:
     pytest.fail(f"real data not found at {SHARED_DATA}; the tests need "
                 "../shared/data beside the repository")
   return SHARED_DATA
+
+
+def make_pretraining_records(root: pathlib.Path, num_documents: int,
+                             seq_length: int, max_predictions: int,
+                             num_shards: int = 1) -> pathlib.Path:
+  """Records made by our CLI from the first documents of real held-out text.
+
+  `assets/corpus/heldout.txt` is WikiText-2 test from ../shared/data in the
+  one-sentence-per-line format (`official_albert.data.prepare_corpus`).
+  Returns the output directory (`*.tfrecord` and `metadata.json`).
+  """
+  text = (REPO / "assets/corpus/heldout.txt").read_text(encoding="utf-8")
+  seed = root / "seed.txt"
+  seed.write_text("\n\n".join(text.split("\n\n")[:num_documents]) + "\n",
+                  encoding="utf-8")
+  subprocess.run(
+      [sys.executable, "-m", "official_albert.data.create_pretraining_data",
+       "--input_file", str(seed), "--output_dir", str(root / "out"),
+       "--sp_model_file", str(REPO / "assets/vocab/albert_demo_8k.model"),
+       "--do_lower_case", "--max_seq_length", str(seq_length),
+       "--max_predictions_per_seq", str(max_predictions),
+       "--dupe_factor", "1", "--num_shards", str(num_shards)],
+      check=True, capture_output=True)
+  return root / "out"

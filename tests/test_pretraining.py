@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.special
 import tensorflow as tf
+import conftest
 
 from official_albert.configs import overrides
 from official_albert.data import tokenization
@@ -41,18 +42,8 @@ TINY = ("task.model.encoder.vocab_size=8000,task.model.encoder.embedding_size=16
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
   """Records made by our CLI from the first documents of real held-out text."""
-  root = tmp_path_factory.mktemp("records")
-  text = (REPO / "assets/corpus/heldout.txt").read_text(encoding="utf-8")
-  (root / "seed.txt").write_text("\n\n".join(text.split("\n\n")[:6]) + "\n",
-                                 encoding="utf-8")
-  subprocess.run(
-      [sys.executable, "-m", "official_albert.data.create_pretraining_data",
-       "--input_file", str(root / "seed.txt"), "--output_dir",
-       str(root / "out"), "--sp_model_file", str(VOCAB), "--do_lower_case",
-       "--max_seq_length", str(SEQ), "--max_predictions_per_seq", str(PRED),
-       "--dupe_factor", "1", "--num_shards", "2"],
-      check=True, capture_output=True)
-  return root / "out"
+  return conftest.make_pretraining_records(
+      tmp_path_factory.mktemp("records"), 6, SEQ, PRED, num_shards=2)
 
 
 def _train(model_dir, records, *extra, steps=2, mode="train_and_eval"):

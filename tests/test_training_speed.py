@@ -5,13 +5,12 @@ XLA), from the same initial weights on the same real records.
 """
 
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+import conftest
 from official.core import exp_factory
 
 from official_albert import configs  # pylint: disable=unused-import
@@ -20,31 +19,15 @@ from official_albert.errors import UserError
 from official_albert.tasks import pretraining as pretraining_task
 from official_albert.training import trainer as trainer_lib
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 SEQ, PRED, BATCH = 64, 10, 8
 TINY = dict(vocab_size=8000, embedding_size=16, hidden_size=32,
             num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
 
 def make_records(root: pathlib.Path) -> str:
-  """Records made by our CLI from the first documents of real held-out text.
-
-  `assets/corpus/heldout.txt` is WikiText/Gutenberg text from ../shared/data
-  in the one-sentence-per-line format (`official_albert.data.prepare_corpus`).
-  Returns the records' file pattern.
-  """
-  text = (REPO / "assets/corpus/heldout.txt").read_text(encoding="utf-8")
-  (root / "seed.txt").write_text("\n\n".join(text.split("\n\n")[:8]) + "\n",
-                                 encoding="utf-8")
-  subprocess.run(
-      [sys.executable, "-m", "official_albert.data.create_pretraining_data",
-       "--input_file", str(root / "seed.txt"), "--output_dir",
-       str(root / "out"), "--sp_model_file",
-       str(REPO / "assets/vocab/albert_demo_8k.model"), "--do_lower_case",
-       "--max_seq_length", str(SEQ), "--max_predictions_per_seq", str(PRED),
-       "--dupe_factor", "1", "--num_shards", "1"],
-      check=True, capture_output=True)
-  return str(root / "out/*.tfrecord")
+  """The file pattern of records from 8 real held-out documents."""
+  return str(conftest.make_pretraining_records(root, 8, SEQ, PRED) /
+             "*.tfrecord")
 
 
 def tiny_params(records: str, **task_fields):
