@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,12 @@ def shared_data() -> pathlib.Path:
     pytest.fail(f"real data not found at {SHARED_DATA}; the tests need "
                 "../shared/data beside the repository")
   return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def test_data() -> pathlib.Path:
+  """Real data slices bundled in the repository (`tests/data`, PROVENANCE.md)."""
+  return TEST_DATA
 
 
 def make_pretraining_records(root: pathlib.Path, num_documents: int,
