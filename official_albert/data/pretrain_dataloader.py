@@ -6,7 +6,8 @@ Reads the original ALBERT TFRecord layout (`input_ids`, `input_mask`,
 the original script; extra features such as `token_boundary` are ignored.
 Model Garden's `InputReader` (through `BertPretrainDataLoader`) shards files
 across workers, interleaves, shuffles, batches and prefetches; this module
-renames the SOP label and checks the records against the config first.
+renames the SOP label, checks the records against the config first, and for
+training reads all of a worker's files at once (see `AlbertPretrainDataLoader`).
 """
 
 import json
@@ -19,6 +20,9 @@ from official.nlp.data import pretrain_dataloader
 
 from official_albert import errors
 from official_albert.configs import pretraining
+
+# Training reads at most this many files at once (one open reader each).
+MAX_CYCLE_LENGTH = 64
 
 
 def input_files(pattern: str, key: str = "input_path") -> List[str]:
@@ -101,7 +105,23 @@ class AlbertPretrainDataLoader(pretrain_dataloader.BertPretrainDataLoader):
   `masked_lm_ids` `[batch, max_predictions_per_seq]`, `sentence_order_label`
   `[batch, 1]` (1 = segments swapped), and float32 `masked_lm_weights`
   `[batch, max_predictions_per_seq]`.
+
+  Training interleaves the files record by record: when `cycle_length` is
+  unset it becomes the number of matched files (at most MAX_CYCLE_LENGTH)
+  with `block_length` 1, and the `shuffle_buffer_size` shuffle then mixes
+  the shards, as the original `run_pretraining.py` does (parallel interleave
+  over the input files, then a shuffle). Model Garden's default (an
+  autotuned cycle with non-deterministic parallel reads) let one file fill
+  every batch and read the shards one after another. Per-worker sharding of
+  the files stays Model Garden's.
   """
+
+  def __init__(self, params: pretraining.AlbertPretrainDataConfig):
+    if params.is_training and params.cycle_length is None:
+      files = input_files(params.input_path)
+      params = params.replace(
+          cycle_length=min(len(files), MAX_CYCLE_LENGTH), block_length=1)
+    super().__init__(params)
 
   def _parse(self, record: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     x = super()._parse(record)
