@@ -32,7 +32,6 @@ from official_albert.training import trainer as trainer_lib
 from benchmarks import pretraining_throughput
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SST2 = REPO.parent / "shared/data/glue/SST-2"
 VOCAB = REPO / "assets/vocab/albert_demo_8k.model"
 PIPELINES = {
     "bucketing": "dynamic_padding=true,task.train_data.length_bucketing=true",
@@ -41,11 +40,13 @@ PIPELINES = {
 }
 
 
-def make_records(out_dir: pathlib.Path, seq_length: int) -> pathlib.Path:
-  """Writes SST-2 train records; returns the train.tfrecord path."""
+def make_records(out_dir: pathlib.Path, seq_length: int,
+                 data_dir: str) -> pathlib.Path:
+  """Writes SST-2 train records (from DATA_DIR/glue/SST-2); returns their path."""
   subprocess.run(
       [sys.executable, "-m", "official_albert.data.create_finetuning_data",
-       "--task", "sst-2", "--input_dir", str(SST2), "--sp_model_file",
+       "--task", "sst-2", "--input_dir",
+       str(pathlib.Path(data_dir) / "glue/SST-2"), "--sp_model_file",
        str(VOCAB), "--max_seq_length", str(seq_length), "--output_dir",
        str(out_dir)], check=True, cwd=REPO)
   return out_dir / "train.tfrecord"
@@ -67,6 +68,8 @@ def params_for(pipeline: str, records: pathlib.Path, args):
 def main() -> None:
   """Builds the records, runs the pipelines interleaved, prints the table."""
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--data_dir", default=str(REPO.parent / "shared/data"),
+                      help="the real data (glue/SST-2/train.tsv)")
   parser.add_argument("--model", default=str(
       REPO / "configs/models/albert_tiny.yaml"))
   parser.add_argument("--seq_length", type=int, default=128)
@@ -78,7 +81,8 @@ def main() -> None:
   print("command:", " ".join([sys.executable, "-m",
                               "benchmarks.finetune_bucketing"] + sys.argv[1:]))
   with tempfile.TemporaryDirectory() as tmp:
-    records = make_records(pathlib.Path(tmp), args.seq_length)
+    records = make_records(pathlib.Path(tmp), args.seq_length,
+                           args.data_dir)
     peers = {name: pretraining_throughput.tf_peer(
         params_for(name, records, args), trainer_lib.AlbertTrainer,
         args.warmup) for name in PIPELINES}

@@ -1,6 +1,7 @@
 """Throughput of `predict classify` and `predict qa` on CPU (random init).
 
-  python -m benchmarks.serving_throughput OUT_DIR {tiny,base} N_SST2 N_SQUAD
+  python -m benchmarks.serving_throughput OUT_DIR {tiny,base} N_SST2 N_SQUAD \
+      [--data_dir ../shared/data]
 
 Builds a randomly initialised fine-tuned model directory (params.yaml +
 checkpoint) of the given size for albert/sentence_prediction and albert/squad,
@@ -28,15 +29,14 @@ from official_albert.serving import classify, export, finetuned, qa
 from official_albert.tasks import sentence_prediction, squad
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared/data"
 VOCAB = REPO / "assets/vocab/albert_demo_8k.model"
 
 
-def prepare_records(out: pathlib.Path) -> pathlib.Path:
-  """SST-2 dev as classification records under `out`; returns its TSV copy."""
+def prepare_records(out: pathlib.Path, data: pathlib.Path) -> pathlib.Path:
+  """SST-2 dev (from `data`/glue) as records under `out`; returns its TSV copy."""
   src = out / "sst2"
   src.mkdir(parents=True, exist_ok=True)
-  (src / "dev.tsv").write_text((DATA / "glue/SST-2/dev.tsv").read_text())
+  (src / "dev.tsv").write_text((data / "glue/SST-2/dev.tsv").read_text())
   if not (out / "records/metadata.json").exists():
     create_finetuning_data.main(["--task", "sst-2", "--input_dir", str(src),
                                  "--sp_model_file", str(VOCAB), "--output_dir",
@@ -68,10 +68,10 @@ def make(out: pathlib.Path, size: str, kind: str, override: str):
   return model_dir
 
 
-def squad_questions(limit: int):
+def squad_questions(data: pathlib.Path, limit: int):
   """The first `limit` SQuAD v1.1 dev questions as Model Garden examples."""
   questions = []
-  for article in json.loads((DATA / "squad/dev-v1.1.json").read_text())["data"]:
+  for article in json.loads((data / "squad/dev-v1.1.json").read_text())["data"]:
     for p in article["paragraphs"]:
       for q in p["qas"]:
         questions.append(squad_lib_sp.SquadExample(
@@ -87,11 +87,13 @@ def main() -> None:
   parser.add_argument("size", choices=["tiny", "base"])
   parser.add_argument("n_sst2", type=int, help="SST-2 dev sentences to time")
   parser.add_argument("n_squad", type=int, help="SQuAD questions to time")
+  parser.add_argument("--data_dir", default=str(REPO.parent / "shared/data"),
+                      help="the real data (glue/SST-2, squad)")
   args = parser.parse_args()
   out = pathlib.Path(args.out)
   print("command:", " ".join([sys.executable, "-m",
                               "benchmarks.serving_throughput"] + sys.argv[1:]))
-  tsv = prepare_records(out)
+  tsv = prepare_records(out, pathlib.Path(args.data_dir))
   cls_dir = make(out, args.size, "classifier", json.dumps(
       {"task": {"train_data": {"input_path": str(out / "records/dev.tfrecord"),
                                "seq_length": 128}}}))
@@ -103,7 +105,7 @@ def main() -> None:
       ("classify", cls_dir, lambda s, x: classify.classify(s, x, 32, 128),
        texts),
       ("qa", qa_dir, lambda s, x: qa.answer(s, x, 32),
-       squad_questions(args.n_squad))):
+       squad_questions(pathlib.Path(args.data_dir), args.n_squad))):
     for source in (str(model_dir), str(model_dir) + "_saved"):
       served = finetuned.load(source)
       fn(served, items[:8])  # Warm-up: tracing / first call.

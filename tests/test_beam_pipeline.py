@@ -30,9 +30,8 @@ RUNNER = ["--runner=DirectRunner", "--direct_num_workers=2",
 
 
 @pytest.fixture(scope="module")
-def inputs(shared_data, tmp_path_factory):
+def inputs(tmp_path_factory):
   """Two seed-format files: 3 Emma chapters, then 3 WikiText articles."""
-  del shared_data  # assets/corpus/train.txt was made from it (assets/README).
   with open(os.path.join(REPO, "assets", "corpus", "train.txt"),
             encoding="utf-8") as f:
     docs = f.read().strip().split("\n\n")

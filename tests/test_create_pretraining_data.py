@@ -35,9 +35,8 @@ def z_ok(observed: float, p: float, n: int, z: float = 4.0) -> bool:
 
 
 @pytest.fixture(scope="module")
-def seed_docs(shared_data):
+def seed_docs():
   """20 Emma chapters and the last 12 WikiText articles, in seed format."""
-  del shared_data  # assets/corpus/train.txt was made from it (assets/README).
   with open(os.path.join(REPO, "assets", "corpus", "train.txt"),
             encoding="utf-8") as f:
     docs = [d.split("\n") for d in f.read().strip().split("\n\n")]

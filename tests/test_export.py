@@ -98,7 +98,7 @@ FINETUNED = {"sst-2": ("SST-2", 200, 100), "rte": ("RTE", 200, 64),
 FINETUNE_SEQ = 128
 
 
-def finetuned_model(shared_data, tmp_path_factory, task):
+def finetuned_model(test_data, tmp_path_factory, task):
   """A tiny model fine-tuned 6 steps by train.py; made once a session.
 
   Args:
@@ -114,7 +114,7 @@ def finetuned_model(shared_data, tmp_path_factory, task):
   if (root / "saved").is_dir():
     return root
   root.mkdir()
-  vocab = finetune_sp_model(shared_data, tmp_path_factory)
+  vocab = finetune_sp_model(test_data, tmp_path_factory)
   tiny = root / "tiny.yaml"
   tiny.write_text(
       "task:\n  model:\n    encoder:\n"
@@ -124,7 +124,7 @@ def finetuned_model(shared_data, tmp_path_factory, task):
       "      intermediate_size: 64\n")
   if task.startswith("squad"):
     v2 = task == "squad2"
-    _, eval_json, _ = _squad_files(shared_data, root, "2.0" if v2 else "1.1")
+    _, eval_json, _ = _squad_files(test_data, root, "2.0" if v2 else "1.1")
     create_finetuning_data.main(
         ["--task", "squad", "--input_files", str(root / "train.json"),
          "--sp_model_file", vocab, "--output_dir", str(root / "records"),
@@ -138,7 +138,7 @@ def finetuned_model(shared_data, tmp_path_factory, task):
     experiment = "albert/squad"
   else:
     directory, train_rows, dev_rows = FINETUNED[task]
-    _, records = _records(root, shared_data, vocab, task, directory,
+    _, records = _records(root, test_data, vocab, task, directory,
                           train_rows, dev_rows)
     regression = task == "sts-b"
     data = (f"seq_length: {FINETUNE_SEQ}, label_type: "
@@ -191,11 +191,11 @@ np.savez(sys.argv[5], **out)
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, shared_data):
+def exported(tmp_path_factory, test_data):
   """A random tiny ALBERT with a real vocabulary, exported by the CLI."""
   tmp = tmp_path_factory.mktemp("export")
   vocab_prefix = str(tmp / "vocab")
-  train_vocab.train_vocab([str(shared_data / "corpus" / "wiki.valid.raw")],
+  train_vocab.train_vocab([str(test_data / "corpus" / "wiki.valid.raw")],
                           vocab_prefix, vocab_size=2000)
   config = AlbertEncoderConfig(
       vocab_size=2000, embedding_size=16, hidden_size=32, num_hidden_layers=3,
@@ -214,12 +214,12 @@ def exported(tmp_path_factory, shared_data):
 
 
 def test_reloaded_signatures_match_live_model_and_tokenizer(
-    exported, shared_data, tmp_path):
+    exported, test_data, tmp_path):
   saved, model, tokenizer = exported
-  sentences = [s for s, in read_tsv(shared_data / "glue/SST-2/dev.tsv",
+  sentences = [s for s, in read_tsv(test_data / "glue/SST-2/dev.tsv",
                                     ["sentence"])]
-  sentences += non_ascii_lines(shared_data / "corpus/wiki.valid.raw", 100)
-  pairs = read_tsv(shared_data / "glue/MRPC/dev.tsv",
+  sentences += non_ascii_lines(test_data / "corpus/wiki.valid.raw", 100)
+  pairs = read_tsv(test_data / "glue/MRPC/dev.tsv",
                    ["#1 String", "#2 String"])
   single = [pack(tokenizer, tokenizer.encode(s)) for s in sentences[:8]]
   ids = {k: np.array([row[i] for row in single], np.int32)
@@ -289,11 +289,11 @@ def test_export_bad_input_is_a_user_error(exported, tmp_path, capsys):
   assert not (tmp_path / "s").exists()
 
 
-def test_fill_mask_from_saved_model_equals_checkpoint(exported, shared_data,
+def test_fill_mask_from_saved_model_equals_checkpoint(exported, test_data,
                                                       tmp_path):
   """serving.predict reads a SavedModel like the checkpoint it came from."""
   saved, _, _ = exported
-  sentences = [s for s, in read_tsv(shared_data / "glue/SST-2/dev.tsv",
+  sentences = [s for s, in read_tsv(test_data / "glue/SST-2/dev.tsv",
                                     ["sentence"])[:6]]
   (tmp_path / "in.txt").write_text("\n".join(
       s.replace(" ", " [MASK] ", 1) for s in sentences))
@@ -323,9 +323,9 @@ def softmax(logits):
   return e / e.sum(-1, keepdims=True)
 
 
-def test_finetuned_signatures_match_live_models(shared_data, tmp_path_factory,
+def test_finetuned_signatures_match_live_models(test_data, tmp_path_factory,
                                                 tmp_path):
-  roots = {t: finetuned_model(shared_data, tmp_path_factory, t)
+  roots = {t: finetuned_model(test_data, tmp_path_factory, t)
            for t in ("sst-2", "rte", "squad")}
   sst2 = read_tsv(roots["sst-2"] / "src/dev.tsv", ["sentence"])
   rte = read_tsv(roots["rte"] / "src/dev.tsv", ["sentence1", "sentence2"])
@@ -392,8 +392,8 @@ def test_finetuned_signatures_match_live_models(shared_data, tmp_path_factory,
 
 
 def test_finetuned_export_bad_input_is_a_user_error(
-    shared_data, tmp_path_factory, tmp_path, capsys):
-  root = finetuned_model(shared_data, tmp_path_factory, "sst-2")
+    test_data, tmp_path_factory, tmp_path, capsys):
+  root = finetuned_model(test_data, tmp_path_factory, "sst-2")
   no_ckpt = tmp_path / "no_ckpt"
   no_ckpt.mkdir()
   (no_ckpt / "params.yaml").write_text(

@@ -30,7 +30,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 BUNDLED_VOCAB = REPO / "assets" / "vocab" / "albert_demo_8k.model"
 
 
-def finetune_sp_model(shared_data, tmp_path_factory) -> str:
+def finetune_sp_model(test_data, tmp_path_factory) -> str:
   """The bundled demo vocabulary, or a 2k-piece one trained once a session.
 
   Trained on real text: the SQuAD v1.1 contexts and SST-2 training sentences.
@@ -43,9 +43,9 @@ def finetune_sp_model(shared_data, tmp_path_factory) -> str:
   prefix = base / "finetune_sp"
   if not (base / "finetune_sp.model").is_file():
     text = base / "finetune_text.txt"
-    squad = json.loads((shared_data / "squad/dev-v1.1.json").read_text())
+    squad = json.loads((test_data / "squad/dev-v1.1.json").read_text())
     lines = [p["context"] for a in squad["data"] for p in a["paragraphs"]]
-    sst = (shared_data / "glue/SST-2/train.tsv").read_text().splitlines()
+    sst = (test_data / "glue/SST-2/train.tsv").read_text().splitlines()
     lines += [row.split("\t")[0] for row in sst[1:20001]]
     text.write_text("\n".join(lines) + "\n")
     train_vocab.train_vocab([str(text)], str(prefix), vocab_size=2000)
@@ -53,8 +53,8 @@ def finetune_sp_model(shared_data, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def sp_model(shared_data, tmp_path_factory):
-  return finetune_sp_model(shared_data, tmp_path_factory)
+def sp_model(test_data, tmp_path_factory):
+  return finetune_sp_model(test_data, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +75,9 @@ _ORIGINAL_COLUMNS = [
 
 
 @pytest.mark.parametrize("directory,task,a,b,label,header", _ORIGINAL_COLUMNS)
-def test_glue_readers_match_the_original_columns(shared_data, directory, task,
+def test_glue_readers_match_the_original_columns(test_data, directory, task,
                                                  a, b, label, header):
-  path = shared_data / "glue" / directory / "dev.tsv"
+  path = test_data / "glue" / directory / "dev.tsv"
   examples = cd.read_examples(str(path), cd.GLUE_TASKS[task])
   lines = path.read_text(encoding="utf-8-sig").splitlines()[int(header):]
   rows = [line.split("\t") for line in lines if line]
@@ -91,7 +91,7 @@ def test_glue_readers_match_the_original_columns(shared_data, directory, task,
 @pytest.mark.parametrize("directory,task", [("RTE", "rte"), ("CoLA", "cola"),
                                             ("MRPC", "mrpc"),
                                             ("STS-B", "sts-b")])
-def test_encoding_matches_model_garden(shared_data, tokenizer, sp_model,
+def test_encoding_matches_model_garden(test_data, tokenizer, sp_model,
                                        directory, task):
   """Same ids and segments as Model Garden's converter, pair truncation too."""
   mg_tok = mg_tokenization.FullSentencePieceTokenizer(sp_model)
@@ -105,7 +105,7 @@ def test_encoding_matches_model_garden(shared_data, tokenizer, sp_model,
 
   spec = cd.GLUE_TASKS[task]
   examples = cd.read_examples(
-      str(shared_data / "glue" / directory / "dev.tsv"), spec)[:300]
+      str(test_data / "glue" / directory / "dev.tsv"), spec)[:300]
   labels = cd.label_list(examples, spec)
   max_len = 40  # Short, so that many pairs are truncated.
   for example in examples:
@@ -129,19 +129,19 @@ def _parse(path):
   return out
 
 
-def test_cli_writes_glue_records_and_metadata(shared_data, sp_model, tmp_path,
+def test_cli_writes_glue_records_and_metadata(test_data, sp_model, tmp_path,
                                               tokenizer):
   out = tmp_path / "rte"
   create_finetuning_data.main([
-      "--task", "rte", "--input_dir", str(shared_data / "glue/RTE"),
+      "--task", "rte", "--input_dir", str(test_data / "glue/RTE"),
       "--sp_model_file", sp_model, "--output_dir", str(out),
       "--max_seq_length", "128"])
   meta = json.loads((out / "metadata.json").read_text())
   assert meta["label_list"] == ["entailment", "not_entailment"]
-  assert meta["files"]["dev.tfrecord"]["examples"] == 277  # PROVENANCE.md
-  assert meta["files"]["train.tfrecord"]["examples"] == 2490
+  assert meta["files"]["dev.tfrecord"]["examples"] == 100  # tests/data/PROVENANCE.md
+  assert meta["files"]["train.tfrecord"]["examples"] == 200
   records = _parse(out / "dev.tfrecord")
-  rows = (shared_data / "glue/RTE/dev.tsv").read_text().splitlines()[1:]
+  rows = (test_data / "glue/RTE/dev.tsv").read_text().splitlines()[1:]
   assert len(records) == len(rows)
   for i, (record, row) in enumerate(zip(records, rows)):
     cols = row.split("\t")
@@ -155,9 +155,9 @@ def test_cli_writes_glue_records_and_metadata(shared_data, sp_model, tmp_path,
   assert not list(out.glob(".*"))  # No temporary files left behind.
 
 
-def test_custom_csv_infers_sorted_labels(shared_data, sp_model, tmp_path):
+def test_custom_csv_infers_sorted_labels(test_data, sp_model, tmp_path):
   """A user CSV (quoted, commas in text) made from real SST-2 rows."""
-  rows = (shared_data / "glue/SST-2/dev.tsv").read_text().splitlines()[1:60]
+  rows = (test_data / "glue/SST-2/dev.tsv").read_text().splitlines()[1:60]
   names = {"0": "negative", "1": "positive"}
   csv_path = tmp_path / "reviews.csv"
   with open(csv_path, "w", encoding="utf-8", newline="") as f:
@@ -187,7 +187,7 @@ def _cli_error(args):
                            if l.startswith("error:")]
 
 
-def test_cli_bad_input_is_one_line_exit_2(shared_data, sp_model, tmp_path):
+def test_cli_bad_input_is_one_line_exit_2(test_data, sp_model, tmp_path):
   empty = tmp_path / "empty.tsv"
   empty.write_text("")
   code, lines = _cli_error(["--task", "sst-2", "--input_files", str(empty),
@@ -198,15 +198,15 @@ def test_cli_bad_input_is_one_line_exit_2(shared_data, sp_model, tmp_path):
   assert not (tmp_path / "o" / "metadata.json").exists()
 
 
-def test_missing_column_names_file(shared_data):
-  path = str(shared_data / "glue/SST-2/dev.tsv")
+def test_missing_column_names_file(test_data):
+  path = str(test_data / "glue/SST-2/dev.tsv")
   spec = cd.TableSpec("text", None, "label")
   with pytest.raises(UserError, match=r"dev.tsv.*no column named 'text'"):
     cd.read_examples(path, spec)
 
 
-def test_short_row_names_file_and_line(shared_data, tmp_path):
-  lines = (shared_data / "glue/MRPC/dev.tsv").read_text(
+def test_short_row_names_file_and_line(test_data, tmp_path):
+  lines = (test_data / "glue/MRPC/dev.tsv").read_text(
       encoding="utf-8").splitlines()[:12]
   lines[7] = "\t".join(lines[7].split("\t")[:3])  # Drop both texts.
   path = tmp_path / "dev.tsv"
@@ -215,8 +215,8 @@ def test_short_row_names_file_and_line(shared_data, tmp_path):
     cd.read_examples(str(path), cd.GLUE_TASKS["mrpc"])
 
 
-def test_unknown_label_names_file_and_line(shared_data, tokenizer, tmp_path):
-  path = str(shared_data / "glue/RTE/dev.tsv")
+def test_unknown_label_names_file_and_line(test_data, tokenizer, tmp_path):
+  path = str(test_data / "glue/RTE/dev.tsv")
   spec = cd.TableSpec("sentence1", "sentence2", "label",
                       labels=("entailment",))
   examples = cd.read_examples(path, spec)
@@ -227,8 +227,8 @@ def test_unknown_label_names_file_and_line(shared_data, tokenizer, tmp_path):
                      cd.label_list(examples, spec), spec, 64, path)
 
 
-def test_bad_regression_target_names_line(shared_data, tokenizer, tmp_path):
-  lines = (shared_data / "glue/STS-B/dev.tsv").read_text().splitlines()[:6]
+def test_bad_regression_target_names_line(test_data, tokenizer, tmp_path):
+  lines = (test_data / "glue/STS-B/dev.tsv").read_text().splitlines()[:6]
   cols = lines[4].split("\t")
   lines[4] = "\t".join(cols[:-1] + ["n/a"])
   path = tmp_path / "dev.tsv"
@@ -241,11 +241,11 @@ def test_bad_regression_target_names_line(shared_data, tokenizer, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def squad_slice(shared_data, tmp_path_factory):
+def squad_slice(test_data, tmp_path_factory):
   """Two real SQuAD v1.1 articles and two v2.0 articles, as files."""
   out = {}
   for version in ("1.1", "2.0"):
-    data = json.loads((shared_data / f"squad/dev-v{version}.json").read_text())
+    data = json.loads((test_data / f"squad/dev-v{version}.json").read_text())
     path = tmp_path_factory.mktemp("squad") / f"slice-v{version}.json"
     path.write_text(json.dumps({"version": data["version"],
                                 "data": data["data"][:2]}))
@@ -275,7 +275,7 @@ def test_squad_answers_come_back_as_original_text(squad_slice, tokenizer):
     assert example.orig_answer_text in text
     exact[f.example_index] = text.strip() == example.orig_answer_text
   assert len(exact) == len(examples)
-  assert np.mean(list(exact.values())) > 0.97
+  assert np.mean(list(exact.values())) > 0.95  # 0.968 on tests/data
 
 
 def test_squad_features_match_model_garden(squad_slice, sp_model, tokenizer):
@@ -314,9 +314,9 @@ def test_squad_v11_training_rejects_unanswerable(squad_slice):
     squad_data.read_examples(str(squad_slice["2.0"]), True, False)
 
 
-def test_normalize_with_offsets_maps_back(shared_data):
+def test_normalize_with_offsets_maps_back(test_data):
   """Every normalised character comes from original characters it matches."""
-  data = json.loads((shared_data / "squad/dev-v2.0.json").read_text())
+  data = json.loads((test_data / "squad/dev-v2.0.json").read_text())
   contexts = [p["context"] for a in data["data"][:5] for p in a["paragraphs"]]
   for context in contexts:
     normalized, first, last = squad_data.normalize_with_offsets(context)

@@ -31,8 +31,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def sp_model(shared_data, tmp_path_factory):
-  return finetune_sp_model(shared_data, tmp_path_factory)
+def sp_model(test_data, tmp_path_factory):
+  return finetune_sp_model(test_data, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +54,12 @@ def _slice_tsv(src, dst, rows, header=True):
   dst.write_text("\n".join(head + body[:rows]) + "\n", encoding="utf-8")
 
 
-def _records(tmp_path, shared_data, sp_model, task, directory, train_rows,
+def _records(tmp_path, test_data, sp_model, task, directory, train_rows,
              dev_rows):
   src = tmp_path / "src"
   src.mkdir()
   for name, rows in (("train.tsv", train_rows), ("dev.tsv", dev_rows)):
-    _slice_tsv(shared_data / "glue" / directory / name, src / name, rows,
+    _slice_tsv(test_data / "glue" / directory / name, src / name, rows,
                header=task != "cola")
   out = tmp_path / "records"
   create_finetuning_data.main(["--task", task, "--input_dir", str(src),
@@ -76,8 +76,8 @@ def _trainer_yaml(tmp_path, body):
   return str(path)
 
 
-def test_sst2_train_and_eval(tmp_path, shared_data, sp_model, tiny_yaml):
-  src, records = _records(tmp_path, shared_data, sp_model, "sst-2", "SST-2",
+def test_sst2_train_and_eval(tmp_path, test_data, sp_model, tiny_yaml):
+  src, records = _records(tmp_path, test_data, sp_model, "sst-2", "SST-2",
                           400, 200)
   run_yaml = _trainer_yaml(tmp_path, (
       "task:\n  metric_type: accuracy\n  model: {num_classes: 2}\n"
@@ -103,8 +103,8 @@ def test_sst2_train_and_eval(tmp_path, shared_data, sp_model, tiny_yaml):
       np.mean([p == g for (_, p), g in zip(preds, gold)]))
 
 
-def test_stsb_regression(tmp_path, shared_data, sp_model, tiny_yaml):
-  src, records = _records(tmp_path, shared_data, sp_model, "sts-b", "STS-B",
+def test_stsb_regression(tmp_path, test_data, sp_model, tiny_yaml):
+  src, records = _records(tmp_path, test_data, sp_model, "sts-b", "STS-B",
                           300, 150)
   run_yaml = _trainer_yaml(tmp_path, (
       "task:\n  metric_type: pearson_spearman_corr\n"
@@ -128,9 +128,9 @@ def test_stsb_regression(tmp_path, shared_data, sp_model, tiny_yaml):
   assert {"spearman", "pearson_spearman_corr"} <= set(metrics)
 
 
-def test_num_classes_mismatch_fails_before_training(tmp_path, shared_data,
+def test_num_classes_mismatch_fails_before_training(tmp_path, test_data,
                                                    sp_model, tiny_yaml):
-  _, records = _records(tmp_path, shared_data, sp_model, "rte", "RTE", 50, 20)
+  _, records = _records(tmp_path, test_data, sp_model, "rte", "RTE", 50, 20)
   run_yaml = _trainer_yaml(tmp_path, (
       "task:\n  model: {num_classes: 3}\n"
       f"  train_data: {{input_path: {records}/train.tfrecord}}\n"
@@ -164,8 +164,8 @@ def test_init_checkpoint_restores_the_encoder(tmp_path, tiny_yaml):
     task.initialize(model)
 
 
-def _squad_files(shared_data, tmp_path, version):
-  data = json.loads((shared_data / f"squad/dev-v{version}.json").read_text())
+def _squad_files(test_data, tmp_path, version):
+  data = json.loads((test_data / f"squad/dev-v{version}.json").read_text())
   train_part = {"version": data["version"], "data": data["data"][:1]}
   held_out = dict(data["data"][-1],
                   paragraphs=data["data"][-1]["paragraphs"][:3])
@@ -176,9 +176,9 @@ def _squad_files(shared_data, tmp_path, version):
 
 
 @pytest.mark.parametrize("version", ["1.1", "2.0"])
-def test_squad_train_and_eval(tmp_path, shared_data, sp_model, tiny_yaml,
+def test_squad_train_and_eval(tmp_path, test_data, sp_model, tiny_yaml,
                               version):
-  train_json, eval_json, held_out = _squad_files(shared_data, tmp_path,
+  train_json, eval_json, held_out = _squad_files(test_data, tmp_path,
                                                  version)
   v2 = version == "2.0"
   create_finetuning_data.main(
@@ -223,8 +223,8 @@ def _lengths(records):
           str(records))]
 
 
-def test_batches_padded_to_their_own_length(tmp_path, shared_data, sp_model):
-  _, records = _records(tmp_path, shared_data, sp_model, "sst-2", "SST-2",
+def test_batches_padded_to_their_own_length(tmp_path, test_data, sp_model):
+  _, records = _records(tmp_path, test_data, sp_model, "sst-2", "SST-2",
                         300, 100)
   lengths = _lengths(records / "dev.tfrecord")
 

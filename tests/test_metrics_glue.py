@@ -12,8 +12,8 @@ import pytest
 from official_albert.metrics import glue
 
 
-def _table(shared_data, task, columns):
-  lines = (shared_data / "glue" / task / "dev.tsv").read_text(
+def _table(test_data, task, columns):
+  lines = (test_data / "glue" / task / "dev.tsv").read_text(
       encoding="utf-8-sig").splitlines()
   start = 0 if task == "CoLA" else 1
   return [[line.split("\t")[c] for c in columns] for line in lines[start:]]
@@ -53,8 +53,8 @@ def _pearson(x, y):
   return float(np.sum(x * y) / np.sqrt(np.sum(x * x) * np.sum(y * y)))
 
 
-def test_cola_matthews_on_real_labels(shared_data):
-  rows = _table(shared_data, "CoLA", [1, 3])
+def test_cola_matthews_on_real_labels(test_data):
+  rows = _table(test_data, "CoLA", [1, 3])
   labels = [int(label) for label, _ in rows]
   lengths = [len(text.split()) for _, text in rows]
   preds = [int(n <= np.median(lengths)) for n in lengths]
@@ -66,8 +66,8 @@ def test_cola_matthews_on_real_labels(shared_data):
   assert result["accuracy"] == pytest.approx((tp + tn) / len(labels))
 
 
-def test_mrpc_accuracy_and_f1_on_real_labels(shared_data):
-  rows = _table(shared_data, "MRPC", [0, 3, 4])
+def test_mrpc_accuracy_and_f1_on_real_labels(test_data):
+  rows = _table(test_data, "MRPC", [0, 3, 4])
   labels = [int(label) for label, _, _ in rows]
   preds = [int(_overlap(a, b) > 0.5) for _, a, b in rows]
   tp, tn, fp, fn = _confusion(labels, preds)
@@ -77,8 +77,8 @@ def test_mrpc_accuracy_and_f1_on_real_labels(shared_data):
   assert 0 < result["f1"] < 1 and 0 < result["accuracy"] < 1
 
 
-def test_stsb_pearson_spearman_on_real_scores(shared_data):
-  rows = _table(shared_data, "STS-B", [7, 8, 9])
+def test_stsb_pearson_spearman_on_real_scores(test_data):
+  rows = _table(test_data, "STS-B", [7, 8, 9])
   labels = [float(score) for _, _, score in rows]
   preds = [5 * _overlap(a, b) for a, b, _ in rows]
   result = glue.glue_metrics("pearson_spearman_corr", labels, preds)

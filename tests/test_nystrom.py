@@ -25,9 +25,9 @@ HIDDEN, HEADS = 64, 4
 
 
 @pytest.fixture(scope="module")
-def paragraphs(shared_data):
-  """WikiText-2 test paragraphs (headings and blank lines dropped)."""
-  lines = (shared_data / "corpus" / "wiki.test.raw").read_text(
+def paragraphs(test_data):
+  """WikiText-2 valid paragraphs (headings and blank lines dropped)."""
+  lines = (test_data / "corpus" / "wiki.valid.raw").read_text(
       encoding="utf-8").splitlines()
   return [line.strip() for line in lines
           if line.strip() and not line.strip().startswith("=")]
@@ -279,9 +279,9 @@ def test_config_round_trip_and_bad_arguments(embed):
     block([x, mask], output_range=1)
 
 
-def test_benchmark_rejects_bad_input(shared_data, tmp_path):
+def test_benchmark_rejects_bad_input(test_data, tmp_path):
   from benchmarks import nystrom_attention
-  corpus = str(shared_data / "corpus" / "wiki.test.raw")
+  corpus = str(test_data / "corpus" / "wiki.valid.raw")
   short = tmp_path / "short.raw"
   short.write_text("".join(open(corpus, encoding="utf-8").readlines()[:4]),
                    encoding="utf-8")

@@ -36,9 +36,9 @@ TOP_K = 4
 
 
 @pytest.fixture(scope="module")
-def hf_model_dir(tmp_path_factory, shared_data):
+def hf_model_dir(tmp_path_factory, test_data):
   tmp = tmp_path_factory.mktemp("predict")
-  train_vocab.train_vocab([str(shared_data / "corpus" / "wiki.valid.raw")],
+  train_vocab.train_vocab([str(test_data / "corpus" / "wiki.valid.raw")],
                           str(tmp / "vocab"), vocab_size=2000)
   model = tiny_hf_model(1, 1, vocab_size=2000)
   model.save_pretrained(tmp / "hf")
@@ -46,9 +46,9 @@ def hf_model_dir(tmp_path_factory, shared_data):
   return tmp / "hf", model
 
 
-def masked_sst2(shared_data, count):
+def masked_sst2(test_data, count):
   """SST-2 dev sentences with their 3rd word (and 6th, every other) masked."""
-  with open(shared_data / "glue/SST-2/dev.tsv", encoding="utf-8") as f:
+  with open(test_data / "glue/SST-2/dev.tsv", encoding="utf-8") as f:
     sentences = [line.split("\t")[0] for line in f.readlines()[1:]]
   texts = []
   for i, sentence in enumerate(s for s in sentences if len(s.split()) > 6):
@@ -64,9 +64,9 @@ def run(argv):
   errors.run_cli(lambda: predict.main(["fill-mask"] + argv))
 
 
-def test_fill_mask_matches_huggingface(hf_model_dir, shared_data, tmp_path):
+def test_fill_mask_matches_huggingface(hf_model_dir, test_data, tmp_path):
   model_dir, hf_model = hf_model_dir
-  texts = masked_sst2(shared_data, 10)
+  texts = masked_sst2(test_data, 10)
   (tmp_path / "in.txt").write_text("\n".join(texts[:5] + [""] + texts[5:]))
   run(["--model", str(model_dir), "--format", "hf", "--input",
        str(tmp_path / "in.txt"), "--output", str(tmp_path / "out.jsonl"),
@@ -121,9 +121,9 @@ def test_fill_mask_bad_input_is_a_user_error(hf_model_dir, tmp_path, capsys,
 
 
 def test_fill_mask_with_another_vocabulary_is_a_user_error(
-    hf_model_dir, shared_data, tmp_path):
+    hf_model_dir, test_data, tmp_path):
   model_dir, _ = hf_model_dir
-  train_vocab.train_vocab([str(shared_data / "corpus" / "carroll-alice.txt")],
+  train_vocab.train_vocab([str(test_data / "corpus" / "carroll-alice.txt")],
                           str(tmp_path / "alice"), vocab_size=500)
   (tmp_path / "in.txt").write_text("alice was [MASK] tired\n")
   with pytest.raises(errors.UserError, match="the vocabulary has 500 pieces "
@@ -149,11 +149,11 @@ def _jsonl(path):
   return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_classify_matches_the_task_evaluation(shared_data, tmp_path_factory,
+def test_classify_matches_the_task_evaluation(test_data, tmp_path_factory,
                                               tmp_path):
   for task, columns in (("sst-2", []), ("rte", [
       "--text_column", "sentence1", "--text_b_column", "sentence2"])):
-    root = finetuned_model(shared_data, tmp_path_factory, task)
+    root = finetuned_model(test_data, tmp_path_factory, task)
     outputs = {}
     for name in ("model", "saved"):
       outputs[name] = tmp_path / f"{task}_{name}.jsonl"
@@ -194,9 +194,9 @@ def test_classify_matches_the_task_evaluation(shared_data, tmp_path_factory,
 
 
 def test_regression_scores_are_the_task_evaluation(
-    shared_data, tmp_path_factory, tmp_path):
+    test_data, tmp_path_factory, tmp_path):
   """STS-B: `score` per pair, as the evaluation's dev_predictions.tsv."""
-  root = finetuned_model(shared_data, tmp_path_factory, "sts-b")
+  root = finetuned_model(test_data, tmp_path_factory, "sts-b")
   scores = {}
   for name in ("model", "saved"):
     errors.run_cli(lambda: predict.main([
@@ -217,10 +217,10 @@ def test_regression_scores_are_the_task_evaluation(
   assert np.std(scores["model"]) > 0  # Not a constant.
 
 
-def test_classify_a_text_file_by_command_line(shared_data, tmp_path_factory,
+def test_classify_a_text_file_by_command_line(test_data, tmp_path_factory,
                                               tmp_path):
   """`python -m ...predict classify` on a .txt equals the .tsv's records."""
-  root = finetuned_model(shared_data, tmp_path_factory, "sst-2")
+  root = finetuned_model(test_data, tmp_path_factory, "sst-2")
   rows = (root / "src/dev.tsv").read_text().splitlines()[1:21]
   (tmp_path / "in.txt").write_text(
       "\n\n".join(r.split("\t")[0] for r in rows))  # Blank lines between.
@@ -236,9 +236,9 @@ def test_classify_a_text_file_by_command_line(shared_data, tmp_path_factory,
 
 
 @pytest.mark.parametrize("task", ["squad", "squad2"])
-def test_qa_matches_the_task_predictions(shared_data, tmp_path_factory,
+def test_qa_matches_the_task_predictions(test_data, tmp_path_factory,
                                          tmp_path, task):
-  root = finetuned_model(shared_data, tmp_path_factory, task)
+  root = finetuned_model(test_data, tmp_path_factory, task)
   dataset = json.loads((root / "eval.json").read_text())["data"]
   questions = [dict(id=qa["id"], question=qa["question"],
                     context=p["context"])
@@ -286,9 +286,9 @@ def test_qa_matches_the_task_predictions(shared_data, tmp_path_factory,
     ("qa", "squad", "\n", [], "is empty"),
 ])
 def test_classify_and_qa_bad_input_is_a_user_error(
-    shared_data, tmp_path_factory, tmp_path, capsys, command, model, content,
+    test_data, tmp_path_factory, tmp_path, capsys, command, model, content,
     extra, message):
-  root = finetuned_model(shared_data, tmp_path_factory, model)
+  root = finetuned_model(test_data, tmp_path_factory, model)
   suffix = ".jsonl" if command == "qa" else (
       ".txt" if content and "\t" not in content else ".tsv")
   path = tmp_path / ("in" + suffix)

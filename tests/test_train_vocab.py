@@ -14,9 +14,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory, shared_data):
+def seed(tmp_path_factory):
   """The first 8000 sentences of the bundled training seed file."""
-  del shared_data  # assets/corpus/train.txt was made from it (assets/README).
   lines = (REPO / "assets" / "corpus" / "train.txt").read_text(
       encoding="utf-8").splitlines()[:8000]
   path = tmp_path_factory.mktemp("vocab") / "seed.txt"
