@@ -12,7 +12,9 @@ Representations" (Lan et al., 2019, arXiv:1909.11942), section 3:
 * the masked-LM head tied to the word-embedding table and the sentence-order
   prediction (SOP) head on the pooled output (section 4.1).
 
-The transformer block is Model Garden's `TransformerEncoderBlock` (post-norm),
+The transformer block is Model Garden's `TransformerEncoderBlock` (post-norm)
+with the original's dropout semantics (`encoder_block.AlbertEncoderBlock`:
+`hidden_dropout_prob` on the attention output, not the attention rate),
 the MLM head is Model Garden's `MaskedLM`; what is ALBERT-specific (embedding
 factorization, group sharing, the pooler and the SOP head) lives here.
 
@@ -28,6 +30,7 @@ import tf_keras
 from official.modeling import activations as mg_activations
 from official.nlp.modeling import layers as mg_layers
 
+from official_albert.modeling import encoder_block
 from official_albert.modeling import nystrom
 
 # The original ALBERT configs say "gelu" and mean the tanh approximation
@@ -92,7 +95,8 @@ class AlbertEncoder(tf_keras.Model):
     num_attention_heads: heads per block; must divide `hidden_size`.
     intermediate_size: feed-forward width.
     hidden_act: activation name, see `get_activation`.
-    hidden_dropout_prob: dropout on embeddings and block outputs.
+    hidden_dropout_prob: dropout on embeddings, attention outputs and block
+      outputs.
     attention_probs_dropout_prob: dropout on attention probabilities.
     max_position_embeddings: the longest sequence the model accepts.
     type_vocab_size: number of segment ids.
@@ -148,7 +152,7 @@ class AlbertEncoder(tf_keras.Model):
         layer_norm_eps=layer_norm_eps, attention_type=attention_type,
         num_landmarks=num_landmarks)
     if attention_type == "exact":
-      block_cls, block_extra = mg_layers.TransformerEncoderBlock, {}
+      block_cls, block_extra = encoder_block.AlbertEncoderBlock, {}
     elif attention_type == "nystrom":
       block_cls = nystrom.NystromEncoderBlock
       block_extra = dict(num_landmarks=num_landmarks)

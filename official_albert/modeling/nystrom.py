@@ -27,15 +27,16 @@ at real positions:
 
 `NystromAttention` subclasses `tf_keras.layers.MultiHeadAttention` and keeps
 its query/key/value/output projections and their variable names, so weights of
-exact attention load into it; `NystromEncoderBlock` is Model Garden's
-`TransformerEncoderBlock` with its attention layer swapped for it.
+exact attention load into it; `NystromEncoderBlock` is our `AlbertEncoderBlock` (Model Garden's
+`TransformerEncoderBlock`) with its attention layer swapped for it.
 """
 
 import math
 
 import tensorflow as tf
 import tf_keras
-from official.nlp.modeling import layers as mg_layers
+
+from official_albert.modeling import encoder_block
 
 
 def iterative_pinv(matrix: tf.Tensor, num_iterations: int = 6) -> tf.Tensor:
@@ -245,8 +246,8 @@ class NystromAttention(tf_keras.layers.MultiHeadAttention):
 
 
 @tf_keras.utils.register_keras_serializable(package="OfficialAlbert")
-class NystromEncoderBlock(mg_layers.TransformerEncoderBlock):
-  """Model Garden's `TransformerEncoderBlock` with Nyström self-attention.
+class NystromEncoderBlock(encoder_block.AlbertEncoderBlock):
+  """ALBERT's encoder block (`encoder_block`) with Nyström self-attention.
 
   Identical to the parent (same arguments, inputs, outputs, sublayers and
   variable names: input float `[batch, seq_length, hidden_size]` plus an
