@@ -124,6 +124,49 @@ def test_losses_equal_a_numpy_oracle():
   np.testing.assert_allclose(sop_loss.numpy(), want_sop, rtol=1e-5)
 
 
+def test_eval_losses_pool_uneven_batches():
+  """Like the original metric_fn: one mean over all predictions / examples.
+
+  A full batch of 6 and a short last batch of 2, with uneven MLM weights:
+  the mean of per-batch means would weigh the short batch as much as the
+  full one.
+  """
+  rng = np.random.default_rng(1)
+  task = _task("task.train_data.input_path=''")
+  metrics = task.build_metrics()
+  batches, nll_all, w_all, sop_all = [], [], [], []
+  for size in (6, 2):
+    logits = rng.normal(size=(size, 5, 11)).astype(np.float32) * 3
+    sop_logits = rng.normal(size=(size, 2)).astype(np.float32) * 3
+    ids = rng.integers(0, 11, size=(size, 5))
+    weights = (rng.random((size, 5)) < (0.9 if size == 6 else 0.3)).astype(
+        np.float32)
+    weights[:, 0] = 1
+    sop = rng.integers(0, 2, size=(size, 1))
+    task.process_metrics(
+        metrics, dict(masked_lm_ids=ids, masked_lm_weights=weights,
+                      sentence_order_label=sop),
+        dict(mlm_logits=logits, sop_logits=sop_logits))
+    nll = -np.take_along_axis(scipy.special.log_softmax(logits, -1),
+                              ids[..., None], -1)[..., 0]
+    sop_nll = -np.take_along_axis(scipy.special.log_softmax(sop_logits, -1),
+                                  sop, -1)[:, 0]
+    batches.append(((nll * weights).sum() / weights.sum(), sop_nll.mean()))
+    nll_all.append((nll * weights).ravel())
+    w_all.append(weights.ravel())
+    sop_all.append(sop_nll)
+  result = {m.name: m.result().numpy() for m in metrics}
+  want_mlm = np.concatenate(nll_all).sum() / np.concatenate(w_all).sum()
+  want_sop = np.concatenate(sop_all).mean()
+  np.testing.assert_allclose(result["masked_lm_loss"], want_mlm, rtol=1e-5)
+  np.testing.assert_allclose(result["sentence_order_loss"], want_sop,
+                             rtol=1e-5)
+  # The old mean of batch means is measurably different here.
+  mean_of_means = np.mean(batches, axis=0)
+  assert abs(mean_of_means[0] - want_mlm) > 1e-2
+  assert abs(mean_of_means[1] - want_sop) > 1e-2
+
+
 def _task(override):
   params = overrides.parse_configuration("albert/pretraining", None,
                                          f"{TINY},{override}")

@@ -24,9 +24,11 @@ from official_albert.modeling import albert
 from official_albert.modeling import checkpoints
 
 
-def _loss_sums(labels: Dict[str, tf.Tensor], outputs: Dict[str, tf.Tensor]
-               ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-  """Returns float32 (weighted MLM loss sum, MLM weight sum, SOP loss sum)."""
+def _example_losses(labels: Dict[str, tf.Tensor],
+                    outputs: Dict[str, tf.Tensor]
+                    ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """Returns float32 per-prediction MLM losses `[batch, max_pred]`, their
+  weights `[batch, max_pred]` and per-example SOP losses `[batch]`, in nats."""
   mlm = tf_keras.losses.sparse_categorical_crossentropy(
       labels["masked_lm_ids"], tf.cast(outputs["mlm_logits"], tf.float32),
       from_logits=True)
@@ -34,6 +36,13 @@ def _loss_sums(labels: Dict[str, tf.Tensor], outputs: Dict[str, tf.Tensor]
   sop = tf_keras.losses.sparse_categorical_crossentropy(
       labels["sentence_order_label"],
       tf.cast(outputs["sop_logits"], tf.float32), from_logits=True)
+  return mlm, weights, tf.reshape(sop, [-1])
+
+
+def _loss_sums(labels: Dict[str, tf.Tensor], outputs: Dict[str, tf.Tensor]
+               ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """Returns float32 (weighted MLM loss sum, MLM weight sum, SOP loss sum)."""
+  mlm, weights, sop = _example_losses(labels, outputs)
   return tf.reduce_sum(mlm * weights), tf.reduce_sum(weights), tf.reduce_sum(
       sop)
 
@@ -131,8 +140,7 @@ class AlbertPretrainingTask(base_task.Task):
     `tf.while_loop`; their gradients are summed and applied once, so the
     optimizer (LAMB's trust ratio, clipping, weight decay) sees the same
     gradient as with the whole batch. Train metrics are updated per
-    micro-batch (`masked_lm_loss` and `sentence_order_loss` then average
-    micro-batch losses).
+    micro-batch and weighted like evaluation's (see `process_metrics`).
 
     Args:
       inputs: a batch from `build_inputs` (`[batch, ...]` per replica); its
@@ -210,12 +218,19 @@ class AlbertPretrainingTask(base_task.Task):
     ]
 
   def process_metrics(self, metrics, labels, model_outputs) -> None:
+    """Accumulates the batch into the metrics.
+
+    Every metric is pooled over all predictions (MLM, weighted by
+    `masked_lm_weights`) or all examples (SOP) seen since the last reset, as
+    the original `run_pretraining.py` `metric_fn` does: a short last
+    validation batch weighs by its size, not as much as a full batch.
+    """
     metrics = {m.name: m for m in metrics}
-    mlm_loss, sop_loss = pretraining_losses(labels, model_outputs)
+    mlm, weights, sop = _example_losses(labels, model_outputs)
     metrics["masked_lm_accuracy"].update_state(
         labels["masked_lm_ids"], model_outputs["mlm_logits"],
         labels["masked_lm_weights"])
-    metrics["masked_lm_loss"].update_state(mlm_loss)
+    metrics["masked_lm_loss"].update_state(mlm, sample_weight=weights)
     metrics["sentence_order_accuracy"].update_state(
         labels["sentence_order_label"], model_outputs["sop_logits"])
-    metrics["sentence_order_loss"].update_state(sop_loss)
+    metrics["sentence_order_loss"].update_state(sop)
