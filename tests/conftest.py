@@ -41,3 +41,21 @@ def make_pretraining_records(root: pathlib.Path, num_documents: int,
        "--dupe_factor", "1", "--num_shards", str(num_shards)],
       check=True, capture_output=True)
   return root / "out"
+
+
+def original_is_start_piece_sp(piece):
+  """The original `_is_start_piece_sp`, verbatim but for `six.ensure_str`
+  (google-research/albert create_pretraining_data.py), as a test oracle."""
+  special_pieces = set(list('!"#$%&\"()*+,-./:;?@[\\]^_`{|}~'))
+  special_pieces.add(u"€".encode("utf-8"))
+  special_pieces.add(u"£".encode("utf-8"))
+  # Note(mingdachen):
+  # For foreign characters, we always treat them as a whole piece.
+  english_chars = set(list("abcdefghijklmnopqrstuvwxyz"))
+  if (piece.startswith("▁") or
+      piece.startswith("<") or piece in special_pieces or
+      not all([i.lower() in english_chars.union(special_pieces)
+               for i in piece])):
+    return True
+  else:
+    return False

@@ -11,9 +11,9 @@ import json
 import math
 import os
 import random
-import string
 
 import numpy as np
+import conftest
 import pytest
 import tensorflow as tf
 from official.nlp.data import pretrain_dataloader
@@ -173,12 +173,6 @@ def test_masking_budget_and_replacement(run, tokenizer):
   assert not np.isin(inputs[~is_mask & ~kept], special).any()
 
 
-def word_start(piece: str) -> bool:
-  """The original `_is_start_piece`, written out again as the oracle."""
-  return (piece[0] in ("\u2581", "<") or
-          any(c.lower() not in string.ascii_lowercase for c in piece))
-
-
 def test_whole_words_are_never_partly_masked(run, tokenizer):
   _, _, r = run
   ids = original_ids(r)
@@ -189,7 +183,7 @@ def test_whole_words_are_never_partly_masked(run, tokenizer):
     boundary = r["token_boundary"][i, :length]
     for p, piece in enumerate(pieces):
       special = p in (0, sep, length - 1)
-      expected = special or p in (1, sep + 1) or word_start(piece)
+      expected = special or p in (1, sep + 1) or conftest.original_is_start_piece_sp(piece)
       assert boundary[p] == expected, (i, p, piece)
     n = int(r["masked_lm_weights"][i].sum())
     is_masked = np.zeros(length, bool)

@@ -29,7 +29,6 @@ from official_albert.data import create_finetuning_data
 from official_albert.data import squad_data
 from official_albert.data import train_vocab
 from official_albert.data.tokenization import AlbertTokenizer
-from official_albert.data.tokenization import preprocess_text
 from official_albert.interop import ours
 from official_albert.serving import export
 from official_albert.serving import finetuned
@@ -242,25 +241,15 @@ def test_reloaded_signatures_match_live_model_and_tokenizer(
     np.testing.assert_allclose(out["pretraining/" + key], live[key].numpy(),
                                atol=TOLERANCE)
 
-  # Text: the in-graph ids equal the Python tokenizer's, except where its
-  # digit-comma fix applies, which the graph leaves out (documented): there
-  # they equal plain SentencePiece on the normalised text.
-  comma_fixed = 0
+  # Text: the in-graph ids equal the Python tokenizer's, its digit-comma
+  # fix included.
   for kind, texts in (("text", [(s,) for s in sentences]),
                       ("text_pair", pairs)):
     for row, segments in enumerate(texts):
       python = [tokenizer.encode(t) for t in segments]
-      plain = [tokenizer.sp.encode(preprocess_text(t)) for t in segments]
       got = tuple(out[f"{kind}/{k}"][row].tolist()
                   for k in export.ENCODER_INPUTS)
-      assert got == pack(tokenizer, *plain), (kind, segments)
-      if python != plain:
-        comma_fixed += 1
-      else:
-        assert got == pack(tokenizer, *python)
-  print(f"{len(sentences)} texts and {len(pairs)} pairs; "
-        f"{comma_fixed} differ by the digit-comma fix only")
-  assert comma_fixed < len(pairs) // 10
+      assert got == pack(tokenizer, *python), (kind, segments)
 
   # The text signature's encoder outputs are those of the live model.
   text_ids = {k: out["text/" + k][:8] for k in export.ENCODER_INPUTS}
@@ -357,19 +346,17 @@ def test_finetuned_signatures_match_live_models(test_data, tmp_path_factory,
     labels = json.loads((roots[task] / "records/metadata.json").read_text())[
         "label_list"]
     assert served[task].labels == labels
-    # The Python tokenization of the training records; where its digit-comma
-    # fix applies (documented in export), plain SentencePiece instead.
-    expected, fixed = [], 0
+    # The Python tokenization of the training records, digit-comma fix
+    # included.
+    expected = []
     for row in rows:
       example = classification_data.Example(0, row[0], (row + (None,))[1], "")
       ids = classification_data.encode_example(tokenizer, example,
                                                FINETUNE_SEQ)
-      plain = [tokenizer.sp.encode(preprocess_text(t)) for t in row]
-      packed = pack(tokenizer, *plain, seq_length=FINETUNE_SEQ)
       n = len(ids["input_ids"])
-      fixed += packed[0][:n] != ids["input_ids"]
-      expected.append(packed)
-    assert fixed < len(rows) // 10, fixed
+      pad = FINETUNE_SEQ - n
+      expected.append((ids["input_ids"] + [tokenizer.pad_id] * pad,
+                       [1] * n + [0] * pad, ids["segment_ids"] + [0] * pad))
     ids = {k: np.array([e[i] for e in expected], np.int32)
            for i, k in enumerate(export.ENCODER_INPUTS)}
     for k in export.ENCODER_INPUTS:

@@ -31,15 +31,27 @@ from typing import List, Optional, Sequence, Tuple
 from official_albert.data import tokenization
 
 
-def is_start_piece(piece: str) -> bool:
-  """Whether a SentencePiece piece starts a word (original `_is_start_piece`).
+# The original's punctuation set: string.punctuation without "'" (its literal
+# repeats '"' where "'" would be). It also adds "€" and "£" UTF-8-encoded,
+# as bytes, which no str piece or character equals under Python 3, so they
+# count as foreign characters here as they did there.
+_SPECIAL_PIECES = frozenset('!"#$%&()*+,-./:;?@[\\]^_`{|}~')
+_ENGLISH_OR_SPECIAL = frozenset(string.ascii_lowercase) | _SPECIAL_PIECES
 
-  A piece starts a word when it begins with "▁" or "<", or holds any
-  character outside a-z (case-insensitive), which covers punctuation and
-  digits; other pieces continue the previous word.
+
+def is_start_piece(piece: str) -> bool:
+  """Whether a SentencePiece piece starts a word: the original
+  `_is_start_piece_sp` (google-research/albert `create_pretraining_data.py`).
+
+  A piece starts a word when it begins with "▁" or "<", is a single
+  punctuation character, or holds a character outside a-z (any case) and
+  punctuation (digits, "'", accented or non-Latin letters). Other pieces,
+  made of a-z letters and punctuation ("s", "s.", "),"), continue the
+  previous word.
   """
   return (piece.startswith((tokenization.SPIECE_UNDERLINE, "<"))
-          or not all(c.lower() in string.ascii_lowercase for c in piece))
+          or piece in _SPECIAL_PIECES
+          or not all(c.lower() in _ENGLISH_OR_SPECIAL for c in piece))
 
 
 @dataclasses.dataclass

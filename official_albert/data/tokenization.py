@@ -9,7 +9,7 @@ pieces such as "▁9," so that numbers tokenize the same with or without it.
 
 import os
 import unicodedata
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import sentencepiece as spm
 
@@ -71,22 +71,45 @@ class AlbertTokenizer:
     """Number of pieces in the vocabulary."""
     return self.sp.get_piece_size()
 
+  def split_digit_comma(self, piece: str) -> Optional[List[str]]:
+    """The release's comma fix for one piece, or None where it does not apply.
+
+    A piece ending in a digit and "," (such as "▁9," or "0,") is re-encoded
+    without the comma, and the comma becomes a piece of its own, so numbers
+    tokenize the same with or without it (original `encode_pieces`). A
+    continuation piece ("0,") stays a continuation: the "▁" that
+    re-encoding puts in front is dropped, or the whole piece when it is a
+    bare "▁".
+    """
+    if not (len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit()):
+      return None
+    sub = self.sp.encode(piece[:-1].replace(SPIECE_UNDERLINE, ""),
+                         out_type=str)
+    if piece[0] != SPIECE_UNDERLINE and sub and sub[0][0] == SPIECE_UNDERLINE:
+      if len(sub[0]) == 1:
+        sub = sub[1:]
+      else:
+        sub[0] = sub[0][1:]
+    return sub + [piece[-1]]
+
+  def digit_comma_ids(self) -> Dict[int, List[int]]:
+    """Piece id -> the ids `split_digit_comma` replaces it with (where it
+    applies), for tokenizers that work on ids (the SavedModel's)."""
+    table = {}
+    for i in range(self.vocab_size):
+      sub = self.split_digit_comma(self.sp.id_to_piece(i))
+      if sub is not None:
+        table[i] = self.convert_tokens_to_ids(sub)
+    return table
+
   def tokenize(self, text: str) -> List[str]:
     """Normalises and splits `text` into SentencePiece pieces."""
     pieces = self.sp.encode(preprocess_text(text, self.lower_case),
                             out_type=str)
     out = []
     for piece in pieces:
-      # The release's comma fix: "▁9," -> "▁9", "," (digits keep one form).
-      if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
-        sub = self.sp.encode(piece[:-1].replace(SPIECE_UNDERLINE, ""),
-                             out_type=str)
-        if piece[0] != SPIECE_UNDERLINE and sub and sub[0][0] == SPIECE_UNDERLINE:
-          sub[0] = sub[0][1:] or sub.pop(0)
-        out.extend(sub)
-        out.append(piece[-1])
-      else:
-        out.append(piece)
+      sub = self.split_digit_comma(piece)
+      out.extend([piece] if sub is None else sub)
     return out
 
   def convert_tokens_to_ids(self, tokens: Sequence[str]) -> List[int]:

@@ -43,10 +43,11 @@ The text signatures normalise and tokenize in the graph like
 `data.tokenization.AlbertTokenizer`: whitespace collapsed, ``/'' -> ", NFKD,
 combining marks (the exact code points Python's `unicodedata.combining`
 flags) removed, lower-cased (`tf.strings.lower`, UTF-8), then
-`tensorflow_text.SentencepieceTokenizer`. One difference: the Python
-tokenizer's fix that splits a digit piece's trailing comma ("▁9," -> "▁9",
-",") is not applied in the graph. The SentencePiece model file travels as
-an asset under `assets/` (and its bytes inside the tokenizer op).
+`tensorflow_text.SentencepieceTokenizer`, then the Python tokenizer's fix
+that splits a digit piece's trailing comma ("▁9," -> "▁9", ",") as a lookup
+from each such piece id to its replacement ids (a function of the piece
+alone). The SentencePiece model file travels as an asset under `assets/`
+(and its bytes inside the tokenizer op).
 """
 
 import argparse
@@ -141,6 +142,12 @@ class ServingModule(tf.Module):
       with open(vocab, "rb") as f:
         self.tokenizer = tf_text.SentencepieceTokenizer(model=f.read(),
                                                         out_type=tf.int32)
+      # Row i: the ids piece i becomes (itself unless the comma fix applies).
+      fixes = tokenizer.digit_comma_ids()
+      rows = [fixes.get(i, [i]) for i in range(tokenizer.vocab_size)]
+      self.piece_ids = tf.RaggedTensor.from_row_lengths(
+          tf.constant([i for row in rows for i in row], tf.int32),
+          tf.constant([len(row) for row in rows], tf.int64))
 
   def encode(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     """Encoder outputs for int32 `[batch, seq_length]` inputs."""
@@ -155,8 +162,10 @@ class ServingModule(tf.Module):
 
   def pack(self, *texts: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Normalises, tokenizes and packs one or two string `[batch]` tensors."""
-    segments = [self.tokenizer.tokenize(normalize_text(t, self.lower_case))
-                for t in texts]
+    segments = [
+        tf.gather(self.piece_ids, self.tokenizer.tokenize(
+            normalize_text(t, self.lower_case))).merge_dims(1, 2)
+        for t in texts]
     return text_layers.BertPackInputs.bert_pack_inputs(
         segments, self.seq_length, **self.special_ids)
 
