@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The small-scale study of docs/results.md: does pretraining on Wikipedia beat
+# random initialisation on GLUE at the tiny size?
+#   bash scripts/reproduce_small.sh [DATA_DIR]    # DATA_DIR default ../shared/data
+# Environment: PRETRAIN=0 skips stages 1-3 (e.g. to fine-tune from scratch
+# while pretraining runs elsewhere); INITS="scratch" or "pretrained" runs
+# only those fine-tunings (default both).
+# Stages skip when their output exists (delete runs/small/... to redo one):
+#   1. enwiki sample -> seed format (train: AA/wiki_00-59, held out: AA/wiki_99)
+#   2. SOP records at sequence length 128 (bundled 8k vocabulary)
+#   3. pretraining (experiments/pretraining/small.yaml)
+#   4. fine-tuning pretrained and from scratch on SST-2, MRPC, CoLA, STS-B,
+#      RTE, 3 runs each (experiments/glue/small.yaml, task overrides below)
+#   5. the table and plot (benchmarks/small_study_report.py)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA_DIR=${1:-../shared/data}
+RUN=runs/small
+VOCAB=assets/vocab/albert_demo_8k.model
+WIKI=$DATA_DIR/corpus/enwiki/AA
+MODEL="--config_file=configs/models/albert_tiny.yaml --config_file=configs/runtime/cpu.yaml"
+mkdir -p $RUN/corpus
+
+if [ "${PRETRAIN:-1}" = 1 ]; then
+if [ ! -f $RUN/corpus/train.txt ]; then
+  echo "== enwiki -> seed format"
+  python -m official_albert.data.prepare_corpus --output $RUN/corpus/train.txt \
+    --input $(printf "$WIKI/wiki_%02d " $(seq 0 59))
+  python -m official_albert.data.prepare_corpus --output $RUN/corpus/heldout.txt \
+    --input $WIKI/wiki_99
+fi
+FLAGS="--sp_model_file $VOCAB --do_lower_case --max_seq_length 128
+  --max_predictions_per_seq 20 --masked_lm_prob 0.15 --short_seq_prob 0.1
+  --ngram 3 --random_seed 12345 --num_workers 2"
+if [ ! -f $RUN/data/train/metadata.json ]; then
+  echo "== training records"
+  python -m official_albert.data.create_pretraining_data $FLAGS \
+    --input_file $RUN/corpus/train.txt --output_dir $RUN/data/train \
+    --dupe_factor 2 --num_shards 8
+fi
+if [ ! -f $RUN/data/heldout/metadata.json ]; then
+  echo "== held-out records"
+  python -m official_albert.data.create_pretraining_data $FLAGS \
+    --input_file $RUN/corpus/heldout.txt --output_dir $RUN/data/heldout \
+    --dupe_factor 1 --num_shards 1
+fi
+if [ ! -f $RUN/pretrain/metrics.json ]; then
+  echo "== pretraining"
+  START=$SECONDS
+  python train.py --experiment=albert/pretraining --mode=train_and_eval \
+    --model_dir=$RUN/pretrain $MODEL \
+    --config_file=experiments/pretraining/small.yaml
+  echo "pretraining wall time: $((SECONDS - START)) s" | tee $RUN/pretrain.time
+fi
+fi
+
+# Fine-tuning: TASK DIR METRIC NUM_CLASSES LABEL_TYPE.
+GLUE_TASKS="sst-2:SST-2:accuracy:2:int mrpc:MRPC:f1:2:int
+  cola:CoLA:matthews_corrcoef:2:int sts-b:STS-B:pearson_spearman_corr:1:float
+  rte:RTE:accuracy:2:int"
+INITS=${INITS:-"scratch pretrained"}
+for spec in $GLUE_TASKS; do
+  IFS=: read -r task dir metric classes label <<< "$spec"
+  if [ ! -f $RUN/glue/$task/metadata.json ]; then
+    python -m official_albert.data.create_finetuning_data --task $task \
+      --input_dir $DATA_DIR/glue/$dir --sp_model_file $VOCAB \
+      --max_seq_length 128 --output_dir $RUN/glue/$task
+  fi
+  for init in $INITS; do
+    for seed in 1 2 3; do
+      out=$RUN/finetune/$task/$init/seed$seed
+      [ -f $out/metrics.json ] && continue
+      ckpt=""
+      [ $init = pretrained ] && ckpt="task.init_checkpoint=$RUN/pretrain,"
+      echo "== fine-tuning $task ($init, run $seed)"
+      rm -rf $out && mkdir -p $(dirname $out)
+      python train.py --experiment=albert/sentence_prediction \
+        --mode=train_and_eval --model_dir=$out $MODEL \
+        --config_file=experiments/glue/small.yaml \
+        --params_override="${ckpt}task.metric_type=$metric,task.model.num_classes=$classes,task.train_data.label_type=$label,task.validation_data.label_type=$label,task.train_data.input_path=$RUN/glue/$task/train.tfrecord,task.validation_data.input_path=$RUN/glue/$task/dev.tfrecord,task.train_data.seed=$seed" \
+        > $out.log 2>&1 || { tail -5 $out.log; exit 1; }
+    done
+  done
+done
+[ "$INITS" = "scratch pretrained" ] && python -m benchmarks.small_study_report --run_dir $RUN
