@@ -2,9 +2,12 @@
 
   python -m benchmarks.pretraining_throughput \
     --records '/tmp/bench_records/*.tfrecord'
+  python -m benchmarks.pretraining_throughput --shape demo --peers hf,ours \
+    --records 'runs/demo/data/train/*.tfrecord' --steps 20 --warmup 10
 
 Each peer trains the same shape (ALBERT-base by default: V=30000, E=128,
-H=768, 12 layers, 12 heads), batch and sequence length on the same real
+H=768, 12 layers, 12 heads; `--shape demo`: the demo's tiny model, batch and
+records), batch and sequence length on the same real
 records, through its real training step:
 * `ours`: our `albert/pretraining` task in our `AlbertTrainer` (Model Garden's
   trainer, with XLA honoured on CPU), float32 or bfloat16, with or without XLA;
@@ -54,6 +57,12 @@ from official_albert.training import trainer as trainer_lib
 BASE = dict(vocab_size=30000, embedding_size=128, hidden_size=768,
             num_hidden_layers=12, num_attention_heads=12,
             intermediate_size=3072)
+# The demo's tiny model (configs/models/albert_tiny.yaml, 8k vocabulary).
+DEMO = dict(vocab_size=8000, embedding_size=128, hidden_size=128,
+            num_hidden_layers=4, num_attention_heads=2, intermediate_size=512)
+# --shape: (model, batch, sequence length, predictions per sequence).
+SHAPES = {"base": (BASE, 8, 128, 20),
+          "demo": (DEMO, 64, 64, 10)}  # experiments/pretraining/demo.yaml
 
 
 def data_override(records: str, batch: int, seq: int, pred: int) -> Dict:
@@ -230,7 +239,7 @@ def train_flops(shape: Dict, batch: int, seq: int, pred: int) -> float:
 
 def build_peers(names: List[str], args) -> Dict[str, Callable[[int], float]]:
   """Builds and warms up the named peers (see `--peers`)."""
-  shape = dict(BASE, vocab_size=args.vocab_size)
+  shape = dict(SHAPES[args.shape][0], vocab_size=args.vocab_size)
   common = (args.records, args.batch, args.seq_length, args.predictions)
   warmup = args.warmup
   peers = {}
@@ -258,10 +267,14 @@ def main(argv=None) -> None:
                       help="pretraining TFRecords (file pattern)")
   parser.add_argument("--peers", default="mg,hf,ours,ours_xla,ours_bf16,"
                       "ours_xla_bf16")
-  parser.add_argument("--vocab_size", type=int, default=30000)
-  parser.add_argument("--batch", type=int, default=8)
-  parser.add_argument("--seq_length", type=int, default=128)
-  parser.add_argument("--predictions", type=int, default=20)
+  parser.add_argument("--shape", choices=sorted(SHAPES), default="base",
+                      help="base: ALBERT-base, batch 8, seq 128, 20 "
+                      "predictions; demo: the demo's tiny model, batch 64, "
+                      "seq 64, 10 predictions (the flags below override)")
+  parser.add_argument("--vocab_size", type=int)
+  parser.add_argument("--batch", type=int)
+  parser.add_argument("--seq_length", type=int)
+  parser.add_argument("--predictions", type=int)
   parser.add_argument("--warmup", type=int, default=2,
                       help="untimed steps per peer (tracing, compilation)")
   parser.add_argument("--steps", type=int, default=2,
@@ -270,6 +283,11 @@ def main(argv=None) -> None:
   parser.add_argument("--peak_tflops", type=float, default=0.0,
                       help="device peak, for model FLOPs utilisation")
   args = parser.parse_args(argv)
+  model, batch, seq, pred = SHAPES[args.shape]
+  for name, default in (("vocab_size", model["vocab_size"]), ("batch", batch),
+                        ("seq_length", seq), ("predictions", pred)):
+    if getattr(args, name) is None:
+      setattr(args, name, default)
   pretrain_dataloader.input_files(args.records, "--records")  # UserError.
   print("command: python -m benchmarks.pretraining_throughput "
         + " ".join(argv if argv is not None else sys.argv[1:]), flush=True)
@@ -283,7 +301,7 @@ def main(argv=None) -> None:
       times[name].append((time.perf_counter() - start) / args.steps)
       if not np.isfinite(loss):
         raise RuntimeError(f"{name}: loss {loss}")
-  flops = train_flops(dict(BASE, vocab_size=args.vocab_size), args.batch,
+  flops = train_flops(dict(model, vocab_size=args.vocab_size), args.batch,
                       args.seq_length, args.predictions)
   print(f"\nbatch {args.batch}, seq {args.seq_length}, {args.predictions} "
         f"predictions, {flops / 1e12:.3f} TFLOP/step, {os.cpu_count()} CPUs, "

@@ -41,7 +41,8 @@ def _read(pattern: str):
 
 
 def compute(train_pattern: str, eval_pattern: str) -> dict:
-  """Returns the baseline accuracies (fractions in [0, 1]) and the piece id.
+  """Returns the baseline accuracies (fractions in [0, 1]), the piece id and
+  the evaluation counts (`eval_masked` weighted predictions, `eval_examples`).
 
   Raises:
     UserError: if a pattern matches no file, or the training records hold no
@@ -63,7 +64,8 @@ def compute(train_pattern: str, eval_pattern: str) -> dict:
   majority = max(np.mean(labels), 1 - np.mean(labels))
   return dict(most_frequent_masked_id=int(top_id),
               masked_lm_accuracy=hits / total,
-              sentence_order_accuracy=float(majority))
+              sentence_order_accuracy=float(majority),
+              eval_masked=total, eval_examples=len(labels))
 
 
 def main():
