@@ -33,8 +33,13 @@ CURVES = ("masked_lm_loss", "sentence_order_loss", "masked_lm_accuracy",
           "sentence_order_accuracy")
 
 
-def wilson_interval(p: float, n: float, z: float = 1.96):
-  """The Wilson score interval of a proportion `p` over `n` trials."""
+# The standard normal's 97.5% quantile: a two-sided 95% interval.
+Z_95 = 1.959963984540054
+
+
+def wilson_interval(p: float, n: float, z: float = Z_95):
+  """The Wilson score interval (Wilson 1927) of a proportion `p` in [0, 1]
+  over `n` trials, as (low, high)."""
   centre = (p + z * z / (2 * n)) / (1 + z * z / n)
   half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
   return centre - half, centre + half
