@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import torch
-import transformers
 
 import conftest
+from test_parity_hf import tiny_hf_model
 from official.core import config_definitions as cfg
 from official_albert.configs import optimization
 from official_albert.configs import pretraining
@@ -55,21 +55,9 @@ def batches(tmp_path_factory):
 
 
 def hf_model(groups, inner):
-  torch.manual_seed(4321)
-  config = transformers.AlbertConfig(
-      vocab_size=8000, embedding_size=16, hidden_size=32, num_hidden_layers=3,
-      num_hidden_groups=groups, inner_group_num=inner, num_attention_heads=4,
-      intermediate_size=37, hidden_act="gelu_new", hidden_dropout_prob=0.0,
-      attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
-      max_position_embeddings=SEQ, attn_implementation="eager")
-  model = transformers.AlbertForPreTraining(config)
-  with torch.no_grad():  # Nonzero biases and gammas, so exclusions matter.
-    for name, param in model.named_parameters():
-      if "norm" in name.lower() and name.endswith("weight"):
-        param.uniform_(0.5, 1.5)
-      else:
-        param.normal_(0.0, 0.05)
-  return model
+  """The parity test's random HF model (every parameter randomised), with the
+  bundled vocabulary's 8000 pieces; float32, no dropout."""
+  return tiny_hf_model(groups, inner, vocab_size=8000).train()
 
 
 def hf_loss(model, batch):
