@@ -19,6 +19,7 @@ import sys
 
 import official_albert  # pylint: disable=unused-import  # First: quiets TF.
 import gin
+import tensorflow as tf
 from absl import app
 from absl import flags
 from absl import logging
@@ -49,7 +50,7 @@ def _write_metrics(model_dir: str, mode: str, logs) -> None:
       f"{k}={v:.4f}" for k, v in sorted(metrics.items())), flush=True)
   path = os.path.join(model_dir, "metrics.json")
   with io_utils.atomic_path(path) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(tmp, "w") as f:
       json.dump(metrics, f, indent=2, sort_keys=True)
 
 

@@ -145,7 +145,7 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
                         label_list: List[str]) -> None:
     """Writes `index<TAB>prediction` rows (label strings when known)."""
     with io_utils.atomic_path(path) as tmp:
-      with open(tmp, "w", encoding="utf-8") as f:
+      with tf.io.gfile.GFile(tmp, "w") as f:
         f.write("index\tprediction\n")
         for i, p in zip(result["example_id"], result["predictions"]):
           value = label_list[int(p)] if label_list else (

@@ -44,7 +44,7 @@ from official_albert.modeling import heads
 
 def _write_json(path: str, value) -> None:
   with io_utils.atomic_path(path) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(tmp, "w") as f:
       # Logits arrive as numpy float32, which json cannot write itself.
       json.dump(value, f, indent=1, ensure_ascii=False, default=float)
 
