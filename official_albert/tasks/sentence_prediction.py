@@ -94,8 +94,9 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
     return finetune_dataloader.FinetuneDataLoader(params).load(input_context)
 
   def initialize(self, model: heads.AlbertClassifier) -> None:
-    """Restores the encoder from `init_checkpoint`, if set."""
-    checkpoints.restore_encoder(self.task_config.init_checkpoint, model)
+    """Restores the encoder from `init_checkpoint`, if set (strictly)."""
+    checkpoints.restore_encoder(self.task_config.init_checkpoint, model,
+                                self.task_config.train_data.seq_length)
 
   def validation_step(self, inputs, model, metrics=None):
     logs = super().validation_step(inputs, model, metrics)
