@@ -34,6 +34,7 @@ from official_albert import configs  # pylint: disable=unused-import
 from official_albert import errors
 from official_albert import io_utils
 from official_albert import tasks  # pylint: disable=unused-import
+from official_albert.configs import accelerators
 from official_albert.configs import overrides
 from official_albert.training import trainer as trainer_lib
 
@@ -70,6 +71,7 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
       errors.fail(f"{name} is required")
   params = overrides.parse_configuration(experiment, config_files, override,
                                          tpu)
+  params = accelerators.static_shapes(params)  # XLA/TPU: few input shapes.
   if gin_files or gin_params:
     gin.parse_config_files_and_bindings(gin_files, gin_params)
   if params.runtime.mixed_precision_dtype:

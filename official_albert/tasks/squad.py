@@ -116,7 +116,8 @@ class SquadTask(question_answering.QuestionAnsweringTask):
 
     Returns:
       `(records path, examples, features)`; features keep the piece-to-
-      character maps for post-processing.
+      character maps for post-processing. The records are padded with
+      copies of the last window to a multiple of `global_batch_size`.
 
     Raises:
       UserError: on a bad JSON file, a missing `vocab_file`, or no directory
@@ -141,6 +142,11 @@ class SquadTask(question_answering.QuestionAnsweringTask):
           examples, tokenizer, params.seq_length, params.doc_stride,
           params.query_length, False,
           lambda f: (features.append(f), writer.process_feature(f)))
+      # Model Garden's padding features: copies of the last window, so that
+      # every evaluation batch is full (static shapes for TPUs); their
+      # results repeat that window's and are merged by unique_id.
+      for _ in range(-len(features) % params.global_batch_size):
+        writer.process_feature(features[-1])
       writer.close()
     return path, examples, features
 
