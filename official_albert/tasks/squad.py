@@ -32,7 +32,6 @@ from official.nlp.tasks import question_answering
 
 from official_albert import errors
 from official_albert import io_utils
-from official_albert.configs import encoders
 from official_albert.configs import finetuning
 from official_albert.data import finetune_dataloader
 from official_albert.data import squad_data
@@ -40,6 +39,7 @@ from official_albert.data import tokenization
 from official_albert.metrics import squad as squad_metrics
 from official_albert.modeling import checkpoints
 from official_albert.modeling import heads
+from official_albert.modeling import hub_encoder
 
 
 def _write_json(path: str, value) -> None:
@@ -91,12 +91,16 @@ class SquadTask(question_answering.QuestionAnsweringTask):
   """Fine-tunes an `AlbertSpanLabeler` on SQuAD v1.1 or v2.0."""
 
   def build_model(self) -> heads.AlbertSpanLabeler:
+    encoder = hub_encoder.build_encoder(self.task_config)
     return heads.AlbertSpanLabeler(
-        encoders.build_encoder(self.task_config.model.encoder))
+        encoder,
+        initializer_range=self.task_config.model.encoder.initializer_range,
+        hidden_size=hub_encoder.hidden_size(self.task_config, encoder))
 
   def initialize(self, model: heads.AlbertSpanLabeler) -> None:
-    """Restores the encoder from `init_checkpoint`, if set."""
-    checkpoints.restore_encoder(self.task_config.init_checkpoint, model)
+    """Restores the encoder from `init_checkpoint`, if set (strictly)."""
+    checkpoints.restore_encoder(self.task_config.init_checkpoint, model,
+                                self.task_config.train_data.seq_length)
 
   def check_inputs(self, mode: str) -> None:
     """Fails fast on missing training records (the evaluation JSON is
