@@ -8,7 +8,8 @@
 Flags are Model Garden's (`official.common.flags`): --experiment, --mode
 (train, eval, train_and_eval, continuous_eval, ...), --model_dir, --config_file
 (repeatable, applied in order), --params_override (comma form or YAML),
---gin_file, --gin_params, --tpu. The final config is written to
+--gin_file, --gin_params, --tpu, and tensorflow_hub's --tfhub_cache_dir
+(where TF-Hub modules named by task.hub_module_url are cached). The final config is written to
 `DIR/params.yaml`, the final evaluation metrics to `DIR/metrics.json`.
 Bad input ends with one line `error: ...` and exit status 2.
 """
