@@ -14,6 +14,7 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
+import conftest
 from official.nlp.configs import encoders as mg_encoders
 from official.nlp.tools import export_tfhub_lib
 from test_interop_model_garden import randomised
@@ -21,7 +22,6 @@ from test_interop_model_garden import randomised
 import train
 from official_albert.configs import encoders
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
 from official_albert.data import finetune_dataloader
 from official_albert.errors import UserError
 from official_albert.interop import convert
@@ -69,13 +69,8 @@ def modules(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def records(test_data, tmp_path_factory):
-  out = tmp_path_factory.mktemp("sst2") / "records"
-  create_finetuning_data.main([
-      "--task", "sst-2", "--input_dir", str(test_data / "glue_sst2_head"),
-      "--sp_model_file", str(VOCAB), "--output_dir", str(out),
-      "--max_seq_length", str(SEQ)])
-  return out
+def records(tmp_path_factory):
+  return conftest.make_sst2_records(tmp_path_factory.mktemp("sst2"), SEQ)
 
 
 def _task(task_cls, experiment, records, start):

@@ -18,7 +18,6 @@ import conftest
 
 from official_albert.configs import accelerators
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
 from official_albert.data import finetune_dataloader
 from official_albert.tasks import pretraining as pretraining_task
 from official_albert.tasks import squad as squad_task
@@ -35,13 +34,8 @@ TINY = ("task.model.encoder.vocab_size=8000,"
 
 
 @pytest.fixture(scope="module")
-def sst2_records(test_data, tmp_path_factory):
-  out = tmp_path_factory.mktemp("sst2") / "records"
-  create_finetuning_data.main([
-      "--task", "sst-2", "--input_dir", str(test_data / "glue_sst2_head"),
-      "--sp_model_file", str(VOCAB), "--output_dir", str(out),
-      "--max_seq_length", str(SEQ)])
-  return out
+def sst2_records(tmp_path_factory):
+  return conftest.make_sst2_records(tmp_path_factory.mktemp("sst2"), SEQ)
 
 
 def _batch_lengths(records, padded, batches=48):

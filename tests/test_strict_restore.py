@@ -20,7 +20,6 @@ import tensorflow as tf
 import conftest
 
 import train
-from official_albert.data import create_finetuning_data
 from official_albert.errors import UserError
 from official_albert.interop import convert
 
@@ -80,13 +79,8 @@ def pretrained(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sst2_records(test_data, tmp_path_factory):
-  out = tmp_path_factory.mktemp("sst2") / "records"
-  create_finetuning_data.main([
-      "--task", "sst-2", "--input_dir", str(test_data / "glue_sst2_head"),
-      "--sp_model_file", str(VOCAB), "--output_dir", str(out),
-      "--max_seq_length", str(SEQ)])
-  return out
+def sst2_records(tmp_path_factory):
+  return conftest.make_sst2_records(tmp_path_factory.mktemp("sst2"), SEQ)
 
 
 def _finetune(model_dir, records, init_checkpoint, encoder, in_process=False):
