@@ -8,7 +8,8 @@
 Flags are Model Garden's (`official.common.flags`): --experiment, --mode
 (train, eval, train_and_eval, continuous_eval, ...), --model_dir, --config_file
 (repeatable, applied in order), --params_override (comma form or YAML),
---gin_file, --gin_params, --tpu. The final config is written to
+--gin_file, --gin_params, --tpu, and tensorflow_hub's --tfhub_cache_dir
+(where TF-Hub modules named by task.hub_module_url are cached). The final config is written to
 `DIR/params.yaml`, the final evaluation metrics to `DIR/metrics.json`.
 Bad input ends with one line `error: ...` and exit status 2.
 """
@@ -19,6 +20,7 @@ import sys
 
 import official_albert  # pylint: disable=unused-import  # First: quiets TF.
 import gin
+import tensorflow as tf
 from absl import app
 from absl import flags
 from absl import logging
@@ -33,6 +35,7 @@ from official_albert import configs  # pylint: disable=unused-import
 from official_albert import errors
 from official_albert import io_utils
 from official_albert import tasks  # pylint: disable=unused-import
+from official_albert.configs import accelerators
 from official_albert.configs import overrides
 from official_albert.training import trainer as trainer_lib
 
@@ -49,7 +52,7 @@ def _write_metrics(model_dir: str, mode: str, logs) -> None:
       f"{k}={v:.4f}" for k, v in sorted(metrics.items())), flush=True)
   path = os.path.join(model_dir, "metrics.json")
   with io_utils.atomic_path(path) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(tmp, "w") as f:
       json.dump(metrics, f, indent=2, sort_keys=True)
 
 
@@ -69,6 +72,7 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
       errors.fail(f"{name} is required")
   params = overrides.parse_configuration(experiment, config_files, override,
                                          tpu)
+  params = accelerators.static_shapes(params)  # XLA/TPU: few input shapes.
   if gin_files or gin_params:
     gin.parse_config_files_and_bindings(gin_files, gin_params)
   if params.runtime.mixed_precision_dtype:

@@ -59,3 +59,17 @@ def original_is_start_piece_sp(piece):
     return True
   else:
     return False
+
+def make_sst2_records(root: pathlib.Path, seq_length: int) -> pathlib.Path:
+  """SST-2 records (`train.tfrecord`, `dev.tfrecord`) made by our CLI.
+
+  From the bundled slice `tests/data/glue_sst2_head` (256 training and 128
+  dev sentences) and the demo vocabulary. Returns the output directory.
+  """
+  from official_albert.data import create_finetuning_data  # pylint: disable=g-import-not-at-top
+  out = root / "records"
+  create_finetuning_data.main([
+      "--task", "sst-2", "--input_dir", str(TEST_DATA / "glue_sst2_head"),
+      "--sp_model_file", str(REPO / "assets/vocab/albert_demo_8k.model"),
+      "--output_dir", str(out), "--max_seq_length", str(seq_length)])
+  return out

@@ -259,7 +259,7 @@ def test_restore_items_errors(tmp_path):
                                num_attention_heads=2, intermediate_size=32)
   wider(albert.dummy_inputs())
   prefix = tf.train.Checkpoint(encoder=wider).write(str(tmp_path / "wide"))
-  with pytest.raises(UserError, match="does not match the model"):
+  with pytest.raises(UserError, match="does not match the ALBERT config"):
     checkpoints.restore_items(prefix, encoder=encoder)
 
 

@@ -21,7 +21,6 @@ label, a regression target that is not a number. Nothing is skipped silently.
 
 import csv
 import dataclasses
-import os
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import tensorflow as tf
@@ -84,18 +83,21 @@ class Example:
 
 def _rows(path: str) -> Iterator[List[str]]:
   """Yields the rows of a TSV or CSV file; `reader.line_num` is kept exact."""
-  if not os.path.isfile(path):
+  if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
     errors.fail(f"input file {path!r} not found; check the path")
-  if os.path.getsize(path) == 0:
+  if tf.io.gfile.stat(path).length == 0:
     errors.fail(f"input file {path!r} is empty; pass a file with a header "
                 "and at least one row")
   is_csv = path.lower().endswith(".csv")
-  # utf-8-sig drops the byte-order mark that starts MRPC's header.
-  with open(path, encoding="utf-8-sig", newline="") as f:
+  with tf.io.gfile.GFile(path, "rb") as f:
+    # Decoded line by line, keeping "\r\n" for csv (the newline="" of open);
+    # utf-8-sig drops the byte-order mark that starts MRPC's header.
+    lines = (line.decode("utf-8-sig" if i == 0 else "utf-8")
+             for i, line in enumerate(f))
     if is_csv:
-      reader = csv.reader(f)
+      reader = csv.reader(lines)
     else:
-      reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+      reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
     for row in reader:
       yield reader.line_num, row
 

@@ -30,6 +30,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+import tensorflow as tf
 from official.nlp.data import squad_lib_sp
 
 from official_albert import errors
@@ -49,7 +50,7 @@ def _input_files(args) -> List[str]:
   if args.input_files:
     return args.input_files
   files = [os.path.join(args.input_dir, n) for n in _GLUE_FILES
-           if os.path.isfile(os.path.join(args.input_dir, n))]
+           if tf.io.gfile.exists(os.path.join(args.input_dir, n))]
   if not files:
     errors.fail(f"--input_dir {args.input_dir!r} has none of {_GLUE_FILES}; "
                 "point it at a GLUE task directory")
@@ -170,7 +171,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                   vocab_size=tokenizer.vocab_size, lower_case=args.lower_case)
   with io_utils.atomic_path(os.path.join(args.output_dir,
                                          "metadata.json")) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(tmp, "w") as f:
       json.dump(metadata, f, indent=2)
   for name, counts in metadata["files"].items():
     print(f"wrote {os.path.join(args.output_dir, name)}: {counts}")

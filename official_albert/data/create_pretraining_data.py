@@ -38,7 +38,6 @@ its sha256, files and all settings).
 """
 
 import argparse
-import glob
 import hashlib
 import itertools
 import json
@@ -63,13 +62,13 @@ _builder = None  # InstanceBuilder
 _args = None  # the parsed flags
 
 
-def _local_files(pattern: str) -> List[str]:
-  """The files (not directories) a local glob matches."""
-  return [p for p in glob.glob(pattern) if os.path.isfile(p)]
+def _files(pattern: str) -> List[str]:
+  """The files (not directories) a glob matches, local or a URL."""
+  return [p for p in tf.io.gfile.glob(pattern) if not tf.io.gfile.isdir(p)]
 
 
 def input_files(patterns: Sequence[str],
-                match: Callable[[str], List[str]] = _local_files
+                match: Callable[[str], List[str]] = _files
                 ) -> List[str]:
   """Expands globs in order, each sorted.
 
@@ -118,13 +117,13 @@ def file_documents(f: TextIO, path: str) -> Iterator[List[str]]:
 
 
 def read_documents(paths: Sequence[str]) -> Iterator[List[str]]:
-  """Streams documents from local seed-format files, in order.
+  """Streams documents from seed-format files (local or URLs), in order.
 
   Raises:
     errors.UserError: a file is not UTF-8 text.
   """
   for path in paths:
-    with open(path, encoding="utf-8") as f:
+    with tf.io.gfile.GFile(path) as f:
       yield from file_documents(f, path)
 
 
@@ -243,8 +242,9 @@ def check_args(args: argparse.Namespace) -> None:
   for ok, message in checks:
     if not ok:
       errors.fail(message + "; fix the flag")
-  if os.path.exists(args.output_dir) and not (
-      os.path.isdir(args.output_dir) and not os.listdir(args.output_dir)):
+  out = args.output_dir
+  if tf.io.gfile.exists(out) and not (
+      tf.io.gfile.isdir(out) and not tf.io.gfile.listdir(out)):
     errors.fail(f"--output_dir {args.output_dir!r} exists and is not an empty "
                 "directory; pass a new directory or remove it")
 
@@ -275,14 +275,15 @@ def write_shuffled_shard(path: str, records: List[bytes], random_seed: int,
 def metadata(args: argparse.Namespace, num_instances: int, num_tokens: int,
              vocab_size: int) -> Dict:
   """The metadata.json contents (counts, sizes, vocabulary, all flags)."""
-  with open(args.sp_model_file, "rb") as f:
+  with tf.io.gfile.GFile(args.sp_model_file, "rb") as f:
     sha256 = hashlib.sha256(f.read()).hexdigest()
   return {
       "format": "albert_pretraining", "num_instances": num_instances,
       "num_tokens": num_tokens, "max_seq_length": args.max_seq_length,
       "max_predictions_per_seq": args.max_predictions_per_seq,
       "vocab_size": vocab_size,
-      "sp_model_file": os.path.abspath(args.sp_model_file),
+      "sp_model_file": (args.sp_model_file if io_utils.is_url(
+          args.sp_model_file) else os.path.abspath(args.sp_model_file)),
       "sp_model_sha256": sha256, "do_lower_case": args.do_lower_case,
       "files": shard_names(args.num_shards), "settings": vars(args)}
 
@@ -305,7 +306,7 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
   num_docs = num_instances = num_tokens = 0
   start = time.time()
   with io_utils.atomic_path(args.output_dir) as tmp_dir:
-    os.makedirs(tmp_dir)
+    tf.io.gfile.makedirs(tmp_dir)
     results = _ordered_results(read_documents(files), args.num_workers)
     unshuffled = [os.path.join(tmp_dir, "." + n) for n in names]
     writers = [tf.io.TFRecordWriter(p) for p in unshuffled]
@@ -326,10 +327,10 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
       records = list(tf.data.TFRecordDataset(unshuffled[k]).as_numpy_iterator())
       write_shuffled_shard(os.path.join(tmp_dir, name), records,
                            args.random_seed, k)
-      os.remove(unshuffled[k])
+      tf.io.gfile.remove(unshuffled[k])
     meta = metadata(args, num_instances, num_tokens,
                     _builder.tokenizer.vocab_size)
-    with open(os.path.join(tmp_dir, "metadata.json"), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(tmp_dir, "metadata.json"), "w") as f:
       json.dump(meta, f, indent=2)
   seconds = time.time() - start
   print(f"wrote {num_instances} instances from {num_docs} documents to "

@@ -7,7 +7,10 @@ training, sequences of similar length are batched together
 (`length_bucketing`, tf.data's `bucket_by_sequence_length`), so that a batch
 of 20-piece SST-2 sentences costs 20 positions, not 512. Evaluation keeps
 file order and batches without bucketing. Fixed padding (`dynamic_padding:
-false`) is still available for accelerators that want static shapes.
+false`) is still available. XLA and TPUs compile one program per input
+shape, so there training pads to the bucket boundaries
+(`pad_to_bucket_boundary`): at most `ceil(seq_length / bucket_width)` shapes
+(`official_albert.configs.accelerators` turns it on).
 Reading, sharding, shuffling and prefetching are Model Garden's
 `InputReader`, through its `SentencePredictionDataLoader`.
 """
@@ -34,16 +37,36 @@ class FinetuneDataConfig(mg_loader.SentencePredictionDataConfig):
     length_bucketing: when training with `dynamic_padding`, batch sequences
       from the same length bucket.
     bucket_width: width of the length buckets, in pieces.
+    pad_to_bucket_boundary: with `length_bucketing`, pad each batch to its
+      bucket's upper length (bucket_width, 2 * bucket_width, ...,
+      seq_length) rather than to its longest sequence, so that batches take
+      few distinct shapes.
   """
   seq_length: int = 512
   include_example_id: bool = True
   dynamic_padding: bool = True
   length_bucketing: bool = True
   bucket_width: int = 32
+  pad_to_bucket_boundary: bool = False
 
 
-def bucket_boundaries(seq_length: int, width: int) -> List[int]:
-  """Upper bounds (exclusive) of the length buckets: width, 2*width, ..."""
+def bucket_boundaries(seq_length: int, width: int,
+                      padded: bool = False) -> List[int]:
+  """Upper bounds (exclusive) of the length buckets.
+
+  Args:
+    seq_length: the longest sequence.
+    width: the bucket width.
+    padded: buckets for `pad_to_bucket_boundary`, which pads a bucket to its
+      bound minus one and needs every length below the last bound.
+
+  Returns:
+    width, 2 * width, ... (up to seq_length); when `padded`, width + 1,
+    2 * width + 1, ..., seq_length + 1, so that batches are padded to width,
+    2 * width, ..., seq_length.
+  """
+  if padded:
+    return [b + 1 for b in range(width, seq_length, width)] + [seq_length + 1]
   return list(range(width, seq_length + 1, width)) or [seq_length]
 
 
@@ -84,11 +107,14 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
       return dataset.padded_batch(batch_size, shapes,
                                   drop_remainder=params.drop_remainder)
     if params.is_training and params.length_bucketing:
-      boundaries = bucket_boundaries(params.seq_length, params.bucket_width)
+      padded = params.pad_to_bucket_boundary
+      boundaries = bucket_boundaries(params.seq_length, params.bucket_width,
+                                     padded)
       return dataset.bucket_by_sequence_length(
           # Elements are a dict, or a (features, labels) tuple.
           lambda *element: tf.shape(element[0]["input_word_ids"])[0],
           boundaries, [batch_size] * (len(boundaries) + 1),
+          pad_to_bucket_boundary=padded,
           drop_remainder=params.drop_remainder)
     return dataset.padded_batch(batch_size,
                                 drop_remainder=params.drop_remainder)

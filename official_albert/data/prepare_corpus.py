@@ -43,10 +43,11 @@ dropped. The output file is written atomically.
 """
 
 import argparse
-import os
+import io
 import re
 from typing import Iterable, Iterator, List, Sequence
 
+import tensorflow as tf
 from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
 
 from official_albert import errors, io_utils
@@ -208,9 +209,10 @@ def read_documents(paths: Sequence[str], fmt: str = "auto"
   documents = []
   for path in paths:
     try:
-      with open(path, encoding="utf-8") as f:
-        lines = f.readlines()
-    except (OSError, UnicodeDecodeError) as e:
+      with tf.io.gfile.GFile(path, "rb") as f:
+        # Universal newlines, as open() reads them (Gutenberg uses "\r\n").
+        lines = io.StringIO(f.read().decode("utf-8"), newline=None).readlines()
+    except (tf.errors.OpError, UnicodeDecodeError) as e:
       errors.fail(f"cannot read --input {path!r} ({e}); pass an existing "
                   "UTF-8 text file")
     kind = detect_format(path, lines) if fmt == "auto" else fmt
@@ -257,12 +259,12 @@ def main(argv=None) -> None:
   documents = read_documents(args.input, args.format)
   splitter = train_punkt(documents)
   with io_utils.atomic_path(args.output) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(tmp, "w") as f:
       count = 0
       for sentences in to_seed_format(documents, splitter):
         f.write(("\n" if count else "") + "\n".join(sentences) + "\n")
         count += 1
-  print(f"wrote {count} documents to {os.path.abspath(args.output)}")
+  print(f"wrote {count} documents to {args.output}")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ SentencePiece pieces, with the release's fix that splits a trailing comma off
 pieces such as "▁9," so that numbers tokenize the same with or without it.
 """
 
-import os
 import unicodedata
 from typing import Dict, List, Optional, Sequence
 
 import sentencepiece as spm
+import tensorflow as tf
 
 PAD, UNK, CLS, SEP, MASK = "<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"
 SPIECE_UNDERLINE = "\u2581"
@@ -38,7 +38,8 @@ class AlbertTokenizer:
   """A SentencePiece model plus ALBERT's normalisation and special ids.
 
   Args:
-    model_path: path of a SentencePiece `.model` file whose vocabulary has
+    model_path: path or URL (`gs://...`) of a SentencePiece `.model` file
+      whose vocabulary has
       `<pad>`, `<unk>`, `[CLS]`, `[SEP]` and `[MASK]`.
     lower_case: lower-case text before tokenizing.
 
@@ -48,13 +49,14 @@ class AlbertTokenizer:
   """
 
   def __init__(self, model_path: str, lower_case: bool = True):
-    if not os.path.isfile(model_path):
+    if not tf.io.gfile.exists(model_path) or tf.io.gfile.isdir(model_path):
       raise FileNotFoundError(
           f"SentencePiece model {model_path!r} not found; train one with "
           "`python -m official_albert.data.train_vocab` or pass the right path")
     self.model_path = model_path
     self.lower_case = lower_case
-    self.sp = spm.SentencePieceProcessor(model_file=model_path)
+    with tf.io.gfile.GFile(model_path, "rb") as f:
+      self.sp = spm.SentencePieceProcessor(model_proto=f.read())
     ids = {piece: self.sp.piece_to_id(piece)
            for piece in (PAD, UNK, CLS, SEP, MASK)}
     missing = [p for p, i in ids.items()

@@ -19,11 +19,11 @@ tokenizer will see. Writes PREFIX.model and PREFIX.vocab, each atomically.
 
 import argparse
 import os
-import shutil
 import tempfile
 from typing import Sequence
 
 import sentencepiece as spm
+import tensorflow as tf
 
 from official_albert import errors, io_utils
 from official_albert.data import tokenization
@@ -50,13 +50,13 @@ def write_normalised(paths: Sequence[str], out_path: str,
   with open(out_path, "w", encoding="utf-8") as out:
     for path in paths:
       try:
-        with open(path, encoding="utf-8") as f:
+        with tf.io.gfile.GFile(path) as f:
           for line in f:
             text = tokenization.preprocess_text(line, lower_case)
             if text:
               out.write(text + "\n")
               count += 1
-      except (OSError, UnicodeDecodeError) as e:
+      except (OSError, UnicodeDecodeError, tf.errors.OpError) as e:
         errors.fail(f"cannot read --input {path!r} ({e}); pass existing "
                     "UTF-8 text files")
   return count
@@ -91,9 +91,11 @@ def train_vocab(paths: Sequence[str], model_prefix: str,
       # set it to a value <= 5321." for text too small for the vocabulary.
       errors.fail(f"SentencePiece training failed: {str(e).strip()}; lower "
                   "--vocab_size or pass more text")
+    # SentencePiece writes local files only; they are copied to the prefix,
+    # which may be a URL.
     for ext in (".model", ".vocab"):
       with io_utils.atomic_path(model_prefix + ext) as tmp:
-        shutil.move(tmp_prefix + ext, tmp)
+        tf.io.gfile.copy(tmp_prefix + ext, tmp)
 
 
 def main(argv=None) -> None:

@@ -29,6 +29,7 @@ from official_albert.configs.encoders import AlbertEncoderConfig
 
 Weights = Dict[str, np.ndarray]
 
+PROJECTION_PREFIX = "bert/encoder/embedding_hidden_mapping_in/"
 MLM_PREFIX = "cls/predictions/"
 SOP_PREFIX = "cls/seq_relationship/"
 HEAD_PREFIXES = (MLM_PREFIX, SOP_PREFIX)
@@ -90,8 +91,8 @@ def expected_shapes(config: AlbertEncoderConfig) -> Dict[str, Tuple[int, ...]]:
       "bert/embeddings/token_type_embeddings": (config.type_vocab_size, e),
       "bert/embeddings/LayerNorm/gamma": (e,),
       "bert/embeddings/LayerNorm/beta": (e,),
-      "bert/encoder/embedding_hidden_mapping_in/kernel": (e, h),
-      "bert/encoder/embedding_hidden_mapping_in/bias": (h,),
+      PROJECTION_PREFIX + "kernel": (e, h),
+      PROJECTION_PREFIX + "bias": (h,),
   }
   for g in range(config.num_hidden_groups):
     for i in range(config.inner_group_num):
@@ -109,6 +110,63 @@ def expected_shapes(config: AlbertEncoderConfig) -> Dict[str, Tuple[int, ...]]:
       SOP_PREFIX + "output_bias": (2,),
   })
   return shapes
+
+
+def add_identity_projection(weights: Weights,
+                            config: AlbertEncoderConfig) -> Weights:
+  """Adds an identity E->H projection where a source has none (E == H).
+
+  The original release and Model Garden's `AlbertEncoder` apply the
+  projection only when E != H; ours always applies it (as HuggingFace does),
+  so an identity kernel and zero bias stand in for it, exactly equivalent.
+
+  Args:
+    weights: TF1 name -> array; returned unchanged if it has a projection
+      or E != H (then `check` reports the missing projection).
+    config: the model's sizes.
+
+  Returns:
+    `weights`, with `PROJECTION_PREFIX` kernel `[E, H]` and bias `[H]` added
+    if needed.
+  """
+  if (any(n.startswith(PROJECTION_PREFIX) for n in weights) or
+      config.embedding_size != config.hidden_size):
+    return weights
+  h = config.hidden_size
+  return dict(weights, **{
+      PROJECTION_PREFIX + "kernel": np.eye(h, dtype=np.float32),
+      PROJECTION_PREFIX + "bias": np.zeros(h, np.float32)})
+
+
+def drop_identity_projection(weights: Weights, config: AlbertEncoderConfig,
+                             target: str) -> Weights:
+  """Removes the E->H projection for a target that has none when E == H.
+
+  Args:
+    weights: TF1 name -> array, with the projection (checked by `check`).
+    config: the model's sizes.
+    target: the target format, for the error message.
+
+  Returns:
+    `weights` without `PROJECTION_PREFIX` variables if E == H, else
+    `weights` unchanged.
+
+  Raises:
+    errors.UserError: if E == H and the projection is not the identity with
+      a zero bias (tolerance 1e-6): the target could not express it.
+  """
+  if config.embedding_size != config.hidden_size:
+    return weights
+  kernel = weights[PROJECTION_PREFIX + "kernel"]
+  bias = weights[PROJECTION_PREFIX + "bias"]
+  if not (np.allclose(kernel, np.eye(config.hidden_size), rtol=0, atol=1e-6)
+          and np.allclose(bias, 0.0, rtol=0, atol=1e-6)):
+    errors.fail(f"{target} has no E->H projection when embedding_size == "
+                f"hidden_size ({config.hidden_size}), and this model's "
+                f"{PROJECTION_PREFIX}kernel is not the identity (it was "
+                "trained); convert to ours, hf or tf1 instead, which keep it")
+  return {n: v for n, v in weights.items()
+          if not n.startswith(PROJECTION_PREFIX)}
 
 
 def head_of(name: str) -> Optional[str]:

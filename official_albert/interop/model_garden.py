@@ -2,9 +2,10 @@
 
 The layout is the one Model Garden's `tf2_albert_encoder_checkpoint_converter`
 writes: `tf.train.Checkpoint(encoder=AlbertEncoder)`. That encoder has a single
-shared block (1 group, 1 inner layer), a fixed LayerNorm epsilon of 1e-12 and
-no pretraining heads; a directory here holds the checkpoint (`ckpt-1*`, `checkpoint`) and
-`albert_config.json`.
+shared block (1 group, 1 inner layer), a fixed LayerNorm epsilon of 1e-12, no
+pretraining heads, and an E->H `embedding_projection` only when E != H (as
+the original release); a directory here holds the checkpoint (`ckpt-1*`,
+`checkpoint`) and `albert_config.json`.
 """
 
 import os
@@ -69,11 +70,15 @@ def build_encoder(config: AlbertEncoderConfig) -> networks.AlbertEncoder:
 
 
 def variables(encoder: networks.AlbertEncoder) -> Dict[str, tf.Variable]:
-  """TF1 name -> variable of a Model Garden `AlbertEncoder`."""
+  """TF1 name -> variable of a Model Garden `AlbertEncoder`.
+
+  Without `embedding_projection/*` when the encoder has none (E == H).
+  """
   by_name = {v.name.split(":")[0]: v for v in encoder.weights}
   names = dict(_OUTER_NAMES,
                **ours.block_name_map(layout.block_prefix(0, 0), "transformer/"))
-  return {tf1: by_name[mg] for tf1, mg in names.items()}
+  return {tf1: by_name[mg] for tf1, mg in names.items()
+          if mg in by_name or not mg.startswith("embedding_projection/")}
 
 
 def assign(encoder: networks.AlbertEncoder, weights: layout.Weights,
@@ -81,19 +86,27 @@ def assign(encoder: networks.AlbertEncoder, weights: layout.Weights,
   """Loads interchange-layout weights (heads ignored) into `encoder`.
 
   Raises:
-    errors.UserError: if `weights` does not match `config`.
+    errors.UserError: if `weights` does not match `config`, or E == H and
+      its E->H projection is not the identity (see
+      `layout.drop_identity_projection`).
   """
   layout.check(weights, config, source)
+  weights = layout.drop_identity_projection(weights, config,
+                                            "Model Garden's AlbertEncoder")
   for name, var in variables(encoder).items():
     var.assign(layout.to_layout(weights[name], var.shape, transpose=False))
 
 
 def read(encoder: networks.AlbertEncoder,
          config: AlbertEncoderConfig) -> layout.Weights:
-  """A Model Garden encoder's weights in the interchange layout."""
+  """A Model Garden encoder's weights in the interchange layout.
+
+  An identity E->H projection stands in for the one it lacks when E == H.
+  """
   shapes = layout.expected_shapes(config)
-  return {name: layout.to_layout(var.numpy(), shapes[name], transpose=False)
-          for name, var in variables(encoder).items()}
+  return layout.add_identity_projection(
+      {name: layout.to_layout(var.numpy(), shapes[name], transpose=False)
+       for name, var in variables(encoder).items()}, config)
 
 
 def load(path: str, config_path: Optional[str] = None

@@ -21,15 +21,13 @@ CHECKPOINT = "model.ckpt"
 _IGNORED_SUFFIXES = ("/adam_m", "/adam_v")
 _IGNORED_NAMES = ("global_step",)
 _HUB_PREFIX = "module/"
-_PROJECTION = "bert/encoder/embedding_hidden_mapping_in/"
 
 
 def read_weights(path: str, config: AlbertEncoderConfig) -> layout.Weights:
   """Reads TF1 variables into the interchange layout and checks them.
 
-  When E == H the original release has no E->H projection; ours always
-  applies one, so an identity kernel and zero bias stand in for it (exactly
-  equivalent).
+  When E == H the original release has no E->H projection; an identity
+  stands in for it (`layout.add_identity_projection`).
 
   Args:
     path: a checkpoint prefix, or a directory with one checkpoint.
@@ -50,11 +48,7 @@ def read_weights(path: str, config: AlbertEncoderConfig) -> layout.Weights:
       continue
     key = name[len(_HUB_PREFIX):] if name.startswith(_HUB_PREFIX) else name
     weights[key] = np.asarray(reader.get_tensor(name), np.float32)
-  if (not any(n.startswith(_PROJECTION) for n in weights) and
-      config.embedding_size == config.hidden_size):
-    weights[_PROJECTION + "kernel"] = np.eye(config.hidden_size,
-                                             dtype=np.float32)
-    weights[_PROJECTION + "bias"] = np.zeros(config.hidden_size, np.float32)
+  weights = layout.add_identity_projection(weights, config)
   layout.check(weights, config, prefix)
   return weights
 

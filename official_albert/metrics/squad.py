@@ -14,6 +14,7 @@ predictions, and not letting the raw scores pass through the script's
 import json
 from typing import Dict, List, Optional
 
+import tensorflow as tf
 from official.nlp.tools import squad_evaluate_v1_1
 from official.nlp.tools import squad_evaluate_v2_0
 
@@ -27,9 +28,9 @@ def load_dataset(path: str) -> List[dict]:
     UserError: if the file is missing, not JSON, or has no `data` list.
   """
   try:
-    with open(path, encoding="utf-8") as f:
+    with tf.io.gfile.GFile(path) as f:
       data = json.load(f)
-  except FileNotFoundError:
+  except tf.errors.NotFoundError:
     errors.fail(f"SQuAD file {path!r} not found; pass the path of "
                 "dev-v1.1.json or dev-v2.0.json")
   except json.JSONDecodeError as e:

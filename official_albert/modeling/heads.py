@@ -72,19 +72,21 @@ class AlbertSpanLabeler(tf_keras.Model):
   `[batch, seq_length]`.
 
   Args:
-    encoder: an `AlbertEncoder`.
+    encoder: an `AlbertEncoder`, or a TF-Hub encoder
+      (`modeling.hub_encoder`).
     initializer_range: stddev of the truncated-normal kernel initializer;
       defaults to the encoder's.
+    hidden_size: the encoder's output width H; defaults to the encoder's.
   """
 
   def __init__(self, encoder: albert.AlbertEncoder,
-               initializer_range: Optional[float] = None, **kwargs):
+               initializer_range: Optional[float] = None,
+               hidden_size: Optional[int] = None, **kwargs):
     super().__init__(**kwargs)
     self.encoder = encoder
-    config = encoder.get_config()
-    stddev = initializer_range or config["initializer_range"]
+    stddev = initializer_range or encoder.get_config()["initializer_range"]
     self.span_labeling = networks.SpanLabeling(
-        input_width=config["hidden_size"],
+        input_width=hidden_size or encoder.get_config()["hidden_size"],
         initializer=tf_keras.initializers.TruncatedNormal(stddev=stddev))
 
   @property

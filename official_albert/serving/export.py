@@ -113,7 +113,13 @@ class ServingModule(tf.Module):
   """What the SavedModel holds: the model, the tokenizer, the vocabulary.
 
   Besides the signatures, the loaded object has `max_seq_length`, an int32
-  variable holding the model's `max_position_embeddings`.
+  variable holding the model's `max_position_embeddings`, and TF-Hub's
+  reusable-SavedModel API for the encoder
+  (https://www.tensorflow.org/hub/reusable_saved_models): `__call__(inputs,
+  training=False)` on the encoder's input dict, returning its outputs, and
+  the lists `variables`, `trainable_variables` (the encoder's) and
+  `regularization_losses` (empty), so that `hub.KerasLayer` and
+  `task.hub_module_url` fine-tune it.
 
   Args:
     model: a built `AlbertPretrainer`.
@@ -122,10 +128,17 @@ class ServingModule(tf.Module):
     lower_case: whether the text signatures lower-case (uncased models).
   """
 
+  # Plain attributes in the SavedModel (TF-Hub's API), not tf.Module's
+  # properties of the same names.
+  variables = trainable_variables = None
+
   def __init__(self, model: albert.AlbertPretrainer, vocab: Optional[str],
                seq_length: int, lower_case: bool):
     super().__init__()
     self.model = model
+    self.variables = list(model.encoder.variables)
+    self.trainable_variables = list(model.encoder.trainable_variables)
+    self.regularization_losses = []
     # Saved with the model so that clients (serving.predict) can truncate
     # their inputs to what the position table covers.
     self.max_seq_length = tf.Variable(
@@ -148,6 +161,19 @@ class ServingModule(tf.Module):
       self.piece_ids = tf.RaggedTensor.from_row_lengths(
           tf.constant([i for row in rows for i in row], tf.int32),
           tf.constant([len(row) for row in rows], tf.int64))
+
+  @tf.function
+  def __call__(self, inputs: Dict[str, tf.Tensor], training: bool = False
+               ) -> Dict[str, tf.Tensor]:
+    """TF-Hub's encoder call: int32 `[batch, seq_length]` inputs -> outputs."""
+    outputs = self.model.encoder(inputs, training=training)
+    return {k: outputs[k] for k in ENCODER_OUTPUTS}
+
+  def trace_hub_call(self) -> None:
+    """Traces `__call__` for both `training` values, as TF-Hub calls it."""
+    specs = {name: _int_spec(name) for name in ENCODER_INPUTS}
+    for training in (False, True):
+      self.__call__.get_concrete_function(specs, training=training)
 
   def encode(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     """Encoder outputs for int32 `[batch, seq_length]` inputs."""
@@ -263,6 +289,7 @@ def export(model: albert.AlbertPretrainer, output: str,
   """
   _check_seq_length(model, seq_length)
   module = ServingModule(model, vocab, seq_length, lower_case)
+  module.trace_hub_call()
   with io_utils.atomic_path(output) as tmp:
     tf.saved_model.save(module, tmp,
                         signatures=signatures(module, with_heads))

@@ -106,8 +106,14 @@ class AlbertPretrainingTask(base_task.Task):
                                         vocab_size, "task.validation_data")
 
   def initialize(self, model: albert.AlbertPretrainer) -> None:
-    """Restores `init_checkpoint`: the encoder and whichever heads it holds."""
+    """Restores `init_checkpoint`: the encoder and whichever heads it holds.
+
+    The model is built first with a batch of the configured shapes, so that
+    the restore is checked variable by variable (`checkpoints.restore_items`).
+    """
     if self.task_config.init_checkpoint:
+      data = self.task_config.train_data
+      checkpoints.build(model, data.seq_length, data.max_predictions_per_seq)
       checkpoints.restore_items(self.task_config.init_checkpoint,
                                 **model.checkpoint_items)
 

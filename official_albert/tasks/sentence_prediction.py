@@ -20,12 +20,12 @@ from official.nlp.tasks import sentence_prediction as mg_sentence_prediction
 
 from official_albert import errors
 from official_albert import io_utils
-from official_albert.configs import encoders
 from official_albert.configs import finetuning
 from official_albert.data import finetune_dataloader
 from official_albert.metrics import glue
 from official_albert.modeling import checkpoints
 from official_albert.modeling import heads
+from official_albert.modeling import hub_encoder
 
 PREDICTIONS_FILE = "dev_predictions.tsv"
 
@@ -53,9 +53,10 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
 
   def build_model(self) -> heads.AlbertClassifier:
     model = self.task_config.model
-    return heads.AlbertClassifier(encoders.build_encoder(model.encoder),
-                                  num_classes=model.num_classes,
-                                  dropout_rate=model.dropout_rate)
+    return heads.AlbertClassifier(
+        hub_encoder.build_encoder(self.task_config),
+        num_classes=model.num_classes, dropout_rate=model.dropout_rate,
+        initializer_range=model.encoder.initializer_range)
 
   def check_inputs(self, mode: str) -> None:
     """Fails fast when the records disagree with the config.
@@ -94,8 +95,9 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
     return finetune_dataloader.FinetuneDataLoader(params).load(input_context)
 
   def initialize(self, model: heads.AlbertClassifier) -> None:
-    """Restores the encoder from `init_checkpoint`, if set."""
-    checkpoints.restore_encoder(self.task_config.init_checkpoint, model)
+    """Restores the encoder from `init_checkpoint`, if set (strictly)."""
+    checkpoints.restore_encoder(self.task_config.init_checkpoint, model,
+                                self.task_config.train_data.seq_length)
 
   def validation_step(self, inputs, model, metrics=None):
     logs = super().validation_step(inputs, model, metrics)
@@ -145,7 +147,7 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
                         label_list: List[str]) -> None:
     """Writes `index<TAB>prediction` rows (label strings when known)."""
     with io_utils.atomic_path(path) as tmp:
-      with open(tmp, "w", encoding="utf-8") as f:
+      with tf.io.gfile.GFile(tmp, "w") as f:
         f.write("index\tprediction\n")
         for i, p in zip(result["example_id"], result["predictions"]):
           value = label_list[int(p)] if label_list else (

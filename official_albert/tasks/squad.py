@@ -32,7 +32,6 @@ from official.nlp.tasks import question_answering
 
 from official_albert import errors
 from official_albert import io_utils
-from official_albert.configs import encoders
 from official_albert.configs import finetuning
 from official_albert.data import finetune_dataloader
 from official_albert.data import squad_data
@@ -40,11 +39,12 @@ from official_albert.data import tokenization
 from official_albert.metrics import squad as squad_metrics
 from official_albert.modeling import checkpoints
 from official_albert.modeling import heads
+from official_albert.modeling import hub_encoder
 
 
 def _write_json(path: str, value) -> None:
   with io_utils.atomic_path(path) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
+    with tf.io.gfile.GFile(tmp, "w") as f:
       # Logits arrive as numpy float32, which json cannot write itself.
       json.dump(value, f, indent=1, ensure_ascii=False, default=float)
 
@@ -91,12 +91,16 @@ class SquadTask(question_answering.QuestionAnsweringTask):
   """Fine-tunes an `AlbertSpanLabeler` on SQuAD v1.1 or v2.0."""
 
   def build_model(self) -> heads.AlbertSpanLabeler:
+    encoder = hub_encoder.build_encoder(self.task_config)
     return heads.AlbertSpanLabeler(
-        encoders.build_encoder(self.task_config.model.encoder))
+        encoder,
+        initializer_range=self.task_config.model.encoder.initializer_range,
+        hidden_size=hub_encoder.hidden_size(self.task_config, encoder))
 
   def initialize(self, model: heads.AlbertSpanLabeler) -> None:
-    """Restores the encoder from `init_checkpoint`, if set."""
-    checkpoints.restore_encoder(self.task_config.init_checkpoint, model)
+    """Restores the encoder from `init_checkpoint`, if set (strictly)."""
+    checkpoints.restore_encoder(self.task_config.init_checkpoint, model,
+                                self.task_config.train_data.seq_length)
 
   def check_inputs(self, mode: str) -> None:
     """Fails fast on missing training records (the evaluation JSON is
@@ -116,7 +120,8 @@ class SquadTask(question_answering.QuestionAnsweringTask):
 
     Returns:
       `(records path, examples, features)`; features keep the piece-to-
-      character maps for post-processing.
+      character maps for post-processing. The records are padded with
+      copies of the last window to a multiple of `global_batch_size`.
 
     Raises:
       UserError: on a bad JSON file, a missing `vocab_file`, or no directory
@@ -141,6 +146,11 @@ class SquadTask(question_answering.QuestionAnsweringTask):
           examples, tokenizer, params.seq_length, params.doc_stride,
           params.query_length, False,
           lambda f: (features.append(f), writer.process_feature(f)))
+      # Model Garden's padding features: copies of the last window, so that
+      # every evaluation batch is full (static shapes for TPUs); their
+      # results repeat that window's and are merged by unique_id.
+      for _ in range(-len(features) % params.global_batch_size):
+        writer.process_feature(features[-1])
       writer.close()
     return path, examples, features
 
