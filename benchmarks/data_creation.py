@@ -171,7 +171,7 @@ def main(argv=None) -> None:
                       "directory, removed at the end)")
   args = parser.parse_args(argv)
   num_docs = sum(1 for _ in cpd.read_documents(
-      cpd.input_files(args.input_file)))
+      cpd.input_files(args.input_file), SETTINGS["max_seq_length"]))
   work = args.work_dir or tempfile.mkdtemp(prefix="bench_data_")
   results = {}
   try:

@@ -47,13 +47,15 @@ import os
 import random
 import sys
 import time
-from typing import Callable, Dict, Iterator, List, Sequence, TextIO, Tuple
+from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple)
 
 import tensorflow as tf
 import tqdm
 
+import official_albert
 from official_albert import errors, io_utils
-from official_albert.data import sop_instances, tokenization
+from official_albert.data import seed_reader, sop_instances, tokenization
 
 # Documents handed to the worker pool at a time, per worker: enough to keep
 # workers busy, few enough that the corpus is never all in memory.
@@ -91,41 +93,27 @@ def input_files(patterns: Sequence[str],
   return files
 
 
-def file_documents(f: TextIO, path: str) -> Iterator[List[str]]:
-  """Streams documents (lists of sentence lines) from one open text file.
-
-  Args:
-    f: the seed-format file `path`, opened as UTF-8 text.
-    path: its name, for the error message.
-
-  Raises:
-    errors.UserError: the file is not UTF-8 text.
-  """
-  document = []
-  try:
-    for line in f:
-      line = line.strip()
-      if line:
-        document.append(line)
-      elif document:
-        yield document
-        document = []
-  except UnicodeDecodeError as e:
-    errors.fail(f"--input_file {path!r} is not UTF-8 text ({e}); convert it "
-                "or pass seed-format text from prepare_corpus")
-  if document:
-    yield document
-
-
-def read_documents(paths: Sequence[str]) -> Iterator[List[str]]:
+def read_documents(paths: Sequence[str], max_seq_length: int,
+                   stats: Optional[List[seed_reader.FileStats]] = None
+                   ) -> Iterator[List[str]]:
   """Streams documents from local seed-format files, in order.
 
+  Args:
+    paths: the input files.
+    max_seq_length: --max_seq_length, for the long-line warning.
+    stats: if given, one `seed_reader.FileStats` per file is appended to it
+      as the file is opened (complete once its documents are consumed).
+
   Raises:
-    errors.UserError: a file is not UTF-8 text.
+    errors.UserError: a file is gzip-compressed or not UTF-8 text.
   """
   for path in paths:
-    with open(path, encoding="utf-8") as f:
-      yield from file_documents(f, path)
+    file_stats = seed_reader.FileStats(
+        path, seed_reader.LONG_LINE_FACTOR * max_seq_length)
+    if stats is not None:
+      stats.append(file_stats)
+    with open(path, "rb") as f:
+      yield from seed_reader.file_documents(f, file_stats)
 
 
 def load_tokenizer(sp_model_file: str, do_lower_case: bool
@@ -158,17 +146,25 @@ def _init_worker(args: argparse.Namespace) -> None:
   _args = args
 
 
+class DocumentRecords(NamedTuple):
+  """One document's output.
+
+  Attributes:
+    records: (serialized tf.train.Example, number of non-pad tokens) per
+      instance, dupe rounds in order.
+    lines_without_pieces: sentence lines that tokenized to nothing (skipped).
+  """
+  records: List[Tuple[bytes, int]]
+  lines_without_pieces: int
+
+
 def document_records(builder: sop_instances.InstanceBuilder,
                      args: argparse.Namespace, index: int,
-                     sentences: Sequence[str]) -> List[Tuple[bytes, int]]:
+                     sentences: Sequence[str]) -> DocumentRecords:
   """Tokenizes document number `index` and builds its instances of all rounds.
 
   Round r draws from `random.Random(f"{random_seed}:{index}:{r}")`, so the
   result depends only on the flags, `index` and `sentences`.
-
-  Returns:
-    (serialized tf.train.Example, number of non-pad tokens) per instance,
-    rounds in order.
   """
   encoded = [builder.tokenizer.encode(s) for s in sentences]
   document = [ids for ids in encoded if ids]
@@ -181,16 +177,16 @@ def document_records(builder: sop_instances.InstanceBuilder,
                            args.max_predictions_per_seq)
       records.append((example.SerializeToString(deterministic=True),
                       len(inst.input_ids)))
-  return records
+  return DocumentRecords(records, len(encoded) - len(document))
 
 
-def _document_records(task: Tuple[int, List[str]]) -> List[Tuple[bytes, int]]:
+def _document_records(task: Tuple[int, List[str]]) -> DocumentRecords:
   """`document_records` for (index, sentences) with the inherited builder."""
   return document_records(_builder, _args, *task)
 
 
 def _ordered_results(documents: Iterator[List[str]], num_workers: int
-                     ) -> Iterator[List[Tuple[bytes, int]]]:
+                     ) -> Iterator[DocumentRecords]:
   """Yields each document's records, in document order."""
   tasks = enumerate(documents)
   if num_workers == 1:
@@ -272,14 +268,35 @@ def write_shuffled_shard(path: str, records: List[bytes], random_seed: int,
       writer.write(record)
 
 
-def metadata(args: argparse.Namespace, num_instances: int, num_tokens: int,
-             vocab_size: int) -> Dict:
-  """The metadata.json contents (counts, sizes, vocabulary, all flags)."""
+def count_metadata(num_instances: int, num_tokens: int,
+                   inputs: Sequence[seed_reader.FileStats],
+                   lines_without_pieces: int,
+                   documents_without_instances: int) -> Dict:
+  """The metadata.json entries known only once all documents are read.
+
+  Every input file's size, sha256 and repairs (`seed_reader.FileStats`), the
+  skipped lines by reason, the documents that gave no instance (a single
+  word or token), and the instance and non-pad token counts.
+  """
+  return {
+      "inputs": [s.to_json() for s in inputs],
+      "skipped_lines": {
+          "nul_bytes_only": sum(s.nul_only_lines for s in inputs),
+          "no_pieces": lines_without_pieces},
+      "documents_without_instances": documents_without_instances,
+      "num_instances": num_instances, "num_tokens": num_tokens}
+
+
+def metadata(args: argparse.Namespace, vocab_size: int, counts: Dict) -> Dict:
+  """The metadata.json contents: the tool and its version, `counts` (from
+  `count_metadata`), sizes, the vocabulary and its sha256, all flags."""
   with open(args.sp_model_file, "rb") as f:
     sha256 = hashlib.sha256(f.read()).hexdigest()
   return {
-      "format": "albert_pretraining", "num_instances": num_instances,
-      "num_tokens": num_tokens, "max_seq_length": args.max_seq_length,
+      "format": "albert_pretraining",
+      "tool": {"name": "official_albert.data.create_pretraining_data",
+               "version": official_albert.__version__},
+      **counts, "max_seq_length": args.max_seq_length,
       "max_predictions_per_seq": args.max_predictions_per_seq,
       "vocab_size": vocab_size,
       "sp_model_file": os.path.abspath(args.sp_model_file),
@@ -303,15 +320,20 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
   _init_worker(args)
   names = shard_names(args.num_shards)
   num_docs = num_instances = num_tokens = 0
+  no_pieces = no_instances = 0
+  stats = []
   start = time.time()
   with io_utils.atomic_path(args.output_dir) as tmp_dir:
     os.makedirs(tmp_dir)
-    results = _ordered_results(read_documents(files), args.num_workers)
+    results = _ordered_results(
+        read_documents(files, args.max_seq_length, stats), args.num_workers)
     unshuffled = [os.path.join(tmp_dir, "." + n) for n in names]
     writers = [tf.io.TFRecordWriter(p) for p in unshuffled]
-    for records in tqdm.tqdm(results, unit="doc", file=sys.stderr,
-                             mininterval=1.0, desc="documents"):
+    for records, skipped in tqdm.tqdm(results, unit="doc", file=sys.stderr,
+                                      mininterval=1.0, desc="documents"):
       num_docs += 1
+      no_pieces += skipped
+      no_instances += not records
       for record, length in records:
         writers[num_instances % args.num_shards].write(record)
         num_instances += 1
@@ -327,8 +349,8 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
       write_shuffled_shard(os.path.join(tmp_dir, name), records,
                            args.random_seed, k)
       os.remove(unshuffled[k])
-    meta = metadata(args, num_instances, num_tokens,
-                    _builder.tokenizer.vocab_size)
+    meta = metadata(args, _builder.tokenizer.vocab_size, count_metadata(
+        num_instances, num_tokens, stats, no_pieces, no_instances))
     with open(os.path.join(tmp_dir, "metadata.json"), "w") as f:
       json.dump(meta, f, indent=2)
   seconds = time.time() - start

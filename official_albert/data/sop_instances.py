@@ -217,11 +217,23 @@ class InstanceBuilder:
 
 def truncate_seq_pair(a: List[int], b: List[int], max_tokens: int,
                       rng: random.Random) -> None:
-  """Trims the longer of `a`, `b` one token at a time, front or back at
-  random, until they hold at most `max_tokens` together (in place)."""
-  while len(a) + len(b) > max_tokens:
-    longer = a if len(a) > len(b) else b
+  """Trims the longer of `a`, `b` until they hold at most `max_tokens`
+  together (in place), as the original: one token at a time, from the front
+  or the back at random.
+
+  The one-at-a-time choices are drawn as the original draws them (so the
+  output is the same), but only counted; each list is then cut once. Time is
+  linear in the removed tokens: the original's `del longer[0]` made a
+  200,000-word line quadratic.
+  """
+  lengths = [len(a), len(b)]
+  front, back = [0, 0], [0, 0]
+  while lengths[0] + lengths[1] > max_tokens:
+    longer = 0 if lengths[0] > lengths[1] else 1
     if rng.random() < 0.5:
-      del longer[0]
+      front[longer] += 1
     else:
-      longer.pop()
+      back[longer] += 1
+    lengths[longer] -= 1
+  for k, tokens in enumerate((a, b)):
+    tokens[:] = tokens[front[k]:front[k] + lengths[k]]
