@@ -50,12 +50,12 @@ import time
 from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
                     Sequence, Tuple)
 
-import tensorflow as tf
 import tqdm
 
 import official_albert
 from official_albert import errors, io_utils
-from official_albert.data import seed_reader, sop_instances, tokenization
+from official_albert.data import (seed_reader, sop_instances, tfrecord_io,
+                                  tokenization)
 
 # Documents handed to the worker pool at a time, per worker: enough to keep
 # workers busy, few enough that the corpus is never all in memory.
@@ -172,10 +172,8 @@ def document_records(builder: sop_instances.InstanceBuilder,
   for r in range(args.dupe_factor):
     rng = random.Random(f"{args.random_seed}:{index}:{r}")
     for inst in builder.document_instances(document, rng):
-      # Deterministic serialization orders the feature map by key.
-      example = to_example(inst, args.max_seq_length,
-                           args.max_predictions_per_seq)
-      records.append((example.SerializeToString(deterministic=True),
+      records.append((encode_instance(inst, args.max_seq_length,
+                                      args.max_predictions_per_seq),
                       len(inst.input_ids)))
   return DocumentRecords(records, len(encoded) - len(document))
 
@@ -200,27 +198,29 @@ def _ordered_results(documents: Iterator[List[str]], num_workers: int
       yield from pool.imap(_document_records, batch, chunksize=8)
 
 
-def to_example(inst: sop_instances.Instance, max_seq_length: int,
-               max_predictions_per_seq: int) -> tf.train.Example:
-  """Pads an instance into the original's tf.train.Example features."""
-  def ints(values, size):
-    return tf.train.Feature(int64_list=tf.train.Int64List(
-        value=values + [0] * (size - len(values))))
+# Varints of all ids of vocabularies up to 64k pieces are precomputed.
+_ENCODER = tfrecord_io.ExampleEncoder(max_int=65535)
+
+
+def encode_instance(inst: sop_instances.Instance, max_seq_length: int,
+                    max_predictions_per_seq: int) -> bytes:
+  """Pads an instance into the original's tf.train.Example features and
+  serializes it (as `SerializeToString(deterministic=True)`)."""
+  def pad(values, size):
+    return values + [0] * (size - len(values))
 
   num_masked = len(inst.masked_lm_positions)
-  weights = [1.0] * num_masked + [0.0] * (max_predictions_per_seq - num_masked)
-  return tf.train.Example(features=tf.train.Features(feature={
-      "input_ids": ints(inst.input_ids, max_seq_length),
-      "input_mask": ints([1] * len(inst.input_ids), max_seq_length),
-      "segment_ids": ints(inst.segment_ids, max_seq_length),
-      "token_boundary": ints(inst.token_boundary, max_seq_length),
-      "masked_lm_positions": ints(inst.masked_lm_positions,
-                                  max_predictions_per_seq),
-      "masked_lm_ids": ints(inst.masked_lm_ids, max_predictions_per_seq),
-      "masked_lm_weights": tf.train.Feature(
-          float_list=tf.train.FloatList(value=weights)),
-      "next_sentence_labels": ints([inst.sop_label], 1),
-  }))
+  return _ENCODER.encode({
+      "input_ids": pad(inst.input_ids, max_seq_length),
+      "input_mask": pad([1] * len(inst.input_ids), max_seq_length),
+      "segment_ids": pad(inst.segment_ids, max_seq_length),
+      "token_boundary": pad(inst.token_boundary, max_seq_length),
+      "masked_lm_positions": pad(inst.masked_lm_positions,
+                                 max_predictions_per_seq),
+      "masked_lm_ids": pad(inst.masked_lm_ids, max_predictions_per_seq),
+      "masked_lm_weights": pad([1.0] * num_masked, max_predictions_per_seq),
+      "next_sentence_labels": [inst.sop_label],
+  }, floats=("masked_lm_weights",))
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -263,9 +263,14 @@ def write_shuffled_shard(path: str, records: List[bytes], random_seed: int,
     shard: the shard number k.
   """
   random.Random(f"{random_seed}:shard:{shard}").shuffle(records)
-  with tf.io.TFRecordWriter(path) as writer:
+  if "://" in path:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    opener = tf.io.gfile.GFile  # only for URLs: TF's import is seconds
+  else:
+    opener = open
+  with opener(path, "wb") as f:
     for record in records:
-      writer.write(record)
+      tfrecord_io.write_record(f, record)
 
 
 def count_metadata(num_instances: int, num_tokens: int,
@@ -328,14 +333,15 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
     results = _ordered_results(
         read_documents(files, args.max_seq_length, stats), args.num_workers)
     unshuffled = [os.path.join(tmp_dir, "." + n) for n in names]
-    writers = [tf.io.TFRecordWriter(p) for p in unshuffled]
+    writers = [open(p, "wb") for p in unshuffled]
     for records, skipped in tqdm.tqdm(results, unit="doc", file=sys.stderr,
                                       mininterval=1.0, desc="documents"):
       num_docs += 1
       no_pieces += skipped
       no_instances += not records
       for record, length in records:
-        writers[num_instances % args.num_shards].write(record)
+        tfrecord_io.write_record(writers[num_instances % args.num_shards],
+                                 record)
         num_instances += 1
         num_tokens += length
     for writer in writers:
@@ -345,7 +351,8 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
                   "seed-format text with sentences of at least two words")
     for k, name in enumerate(names):
       # One shard in memory at a time.
-      records = list(tf.data.TFRecordDataset(unshuffled[k]).as_numpy_iterator())
+      with open(unshuffled[k], "rb") as f:
+        records = list(tfrecord_io.read_records(f))
       write_shuffled_shard(os.path.join(tmp_dir, name), records,
                            args.random_seed, k)
       os.remove(unshuffled[k])
