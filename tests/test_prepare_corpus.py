@@ -104,3 +104,58 @@ def test_bad_input(tmp_path, shared_data):
   assert result.returncode == 2
   assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
   assert not out.exists()
+
+
+WIKI_SLICE = "enwiki/wiki_00_docs24-28.txt"
+
+
+def test_wikiextractor_one_document_per_doc_block(test_data, tmp_path):
+  """Real WikiExtractor output (enwiki AA/wiki_00, articles 24-28)."""
+  path = test_data / WIKI_SLICE
+  raw = path.read_text(encoding="utf-8").splitlines()
+  assert prepare_corpus.detect_format(str(path), raw) == "wikiextractor"
+  out = tmp_path / "seed.txt"
+  prepare_corpus.main(["--input", str(path), "--output", str(out)])
+  text = out.read_text(encoding="utf-8")
+  assert text.endswith("\n") and "\n\n\n" not in text
+  documents = [d.split("\n") for d in text.strip("\n").split("\n\n")]
+  titles = [re.search(r'title="([^"]*)"', line).group(1)
+            for line in raw if line.startswith("<doc ")]
+  assert titles == ["Alien", "Astronomer", "ASCII",
+                    "Austin (disambiguation)", "Animation"]
+  assert len(documents) == len(titles)
+  # The repeated title line is dropped, markup never leaks into the text.
+  for title, doc in zip(titles, documents):
+    assert doc[0] != title and not doc[0].startswith(title + "\n")
+    assert not any(s.startswith(("<doc", "</doc")) for s in doc)
+  assert documents[0] == ["Alien may refer to:"]
+  assert documents[1][0].startswith("An astronomer is a scientist who")
+  # Every character of every paragraph is kept, in order (compared without
+  # whitespace: Punkt may split inside a token such as "code.:215,"), and
+  # paragraphs are split into sentences (never joined across paragraphs).
+  blocks, current = [], None
+  for line in raw:
+    if line.startswith("<doc "):
+      current = []
+    elif line == "</doc>":
+      blocks.append(current[1:])
+    elif line.strip():
+      current.append(line)
+  for paragraphs, doc in zip(blocks, documents):
+    assert "".join("".join(doc).split()) == "".join(
+        "".join(paragraphs).split())
+    assert len(doc) >= len(paragraphs)
+  first = blocks[1][0]
+  assert first.count(". ") >= 2
+  assert documents[1][0] != first and first.startswith(documents[1][0])
+  assert sum(len(d) for d in documents) > 1.5 * sum(map(len, blocks))
+
+
+def test_wikiextractor_bare_title_block_is_dropped(tmp_path):
+  src = tmp_path / "wiki_00"
+  src.write_text('<doc id="1" url="u" title="T">\nT\n\n</doc>\n'
+                 '<doc id="2" url="u" title="U">\nU\n\nOne. Two here.\n'
+                 '</doc>\n', encoding="utf-8")
+  out = tmp_path / "seed.txt"
+  prepare_corpus.main(["--input", str(src), "--output", str(out)])
+  assert out.read_text(encoding="utf-8") == "One.\nTwo here.\n"

@@ -1,10 +1,11 @@
-"""Turns raw WikiText / Project Gutenberg text into ALBERT's seed format.
+"""Turns raw WikiText, WikiExtractor or Gutenberg text into ALBERT's seed format.
 
 The seed format (read by `create_pretraining_data`) has one sentence per line
 and one blank line between documents. Usage:
 
   python -m official_albert.data.prepare_corpus --input wiki.valid.raw \
-      austen-emma.txt --output train.txt [--format auto|wikitext|gutenberg]
+      austen-emma.txt --output train.txt \
+      [--format auto|wikitext|wikiextractor|gutenberg]
 
 Document boundaries come from each source's structure:
 
@@ -16,6 +17,14 @@ Document boundaries come from each source's structure:
   ` @-@ `, ` @,@ `, ` @.@ ` become `-`, `,`, `.`; spaces before closing
   punctuation and clitics (`'s`, `n't`, `n 't`, ...) and after opening
   brackets go; `" quoted "` becomes `"quoted"`.
+* WikiExtractor output (`--format wikiextractor`, or `auto` for a file whose
+  first non-blank line starts with `<doc `), the format of BERT's and
+  ALBERT's English Wikipedia (`text/AA/wiki_00` ...): each `<doc id=..
+  url=.. title=..>` ... `</doc>` block is one document; its first non-blank
+  line repeats the title and is dropped; each other non-blank line is a
+  paragraph. Section headings ("History.") are paragraphs in this format
+  and cannot be told from one-sentence paragraphs, so they are kept, as in
+  the original's input. Blocks without paragraphs (a bare title) are dropped.
 * Project Gutenberg (`gutenberg`, the `auto` choice otherwise): paragraphs
   are separated by blank lines and hard-wrapped, so their lines are joined
   with single spaces. A heading line (starting with CHAPTER, BOOK, VOLUME,
@@ -42,11 +51,13 @@ from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
 
 from official_albert import errors, io_utils
 
-FORMATS = ("auto", "wikitext", "gutenberg")
+FORMATS = ("auto", "wikitext", "wikiextractor", "gutenberg")
 # A chapter title following its heading is at most this many words long.
 _MAX_TITLE_WORDS = 8
 
 _WIKI_TITLE = re.compile(r"^ = [^=].* = $")
+_DOC_START = re.compile(r"^<doc\b[^>]*>\s*$")
+_DOC_END = re.compile(r"^</doc>\s*$")
 _WIKI_HEADING = re.compile(r"^ (= )+.* (= )+$")
 _GUTENBERG_HEADING = re.compile(
     r"^\s*((CHAPTER|BOOK|VOLUME|PART|ACT|SCENE|Actus|Scena|Scoena)\b"
@@ -97,6 +108,33 @@ def wikitext_documents(lines: Iterable[str]) -> Iterator[List[str]]:
     yield paragraphs
 
 
+def wikiextractor_documents(lines: Iterable[str]) -> Iterator[List[str]]:
+  """Yields WikiExtractor articles as lists of paragraphs.
+
+  Args:
+    lines: the lines of a WikiExtractor output file (`<doc ...>` blocks).
+
+  Yields:
+    One list of paragraph strings (whitespace collapsed) per `<doc>` block
+    that has text after its title line. Text outside blocks is ignored.
+  """
+  paragraphs, inside, titled = [], False, False
+  for line in lines:
+    line = line.strip()
+    if _DOC_START.match(line):
+      paragraphs, inside, titled = [], True, False
+    elif _DOC_END.match(line):
+      if inside and paragraphs:
+        yield paragraphs
+      inside = False
+    elif inside and line:
+      if titled:
+        paragraphs.append(" ".join(line.split()))
+      titled = True
+  if inside and paragraphs:  # a file cut inside its last block
+    yield paragraphs
+
+
 def gutenberg_documents(lines: Iterable[str]) -> Iterator[List[str]]:
   """Yields Gutenberg chapters (or acts, books, poems) as paragraph lists.
 
@@ -139,11 +177,18 @@ def gutenberg_documents(lines: Iterable[str]) -> Iterator[List[str]]:
 
 
 def detect_format(path: str, lines: Sequence[str]) -> str:
-  """Returns "wikitext" or "gutenberg" for a file (see the module doc)."""
+  """Returns "wikitext", "wikiextractor" or "gutenberg" (see the module doc)."""
   if path.endswith(".raw"):
     return "wikitext"
   first = next((line for line in lines if line.strip()), "")
+  if _DOC_START.match(first.strip()):
+    return "wikiextractor"
   return "wikitext" if _WIKI_TITLE.match(first.rstrip("\r\n")) else "gutenberg"
+
+
+_READERS = {"wikitext": wikitext_documents,
+            "wikiextractor": wikiextractor_documents,
+            "gutenberg": gutenberg_documents}
 
 
 def read_documents(paths: Sequence[str], fmt: str = "auto"
@@ -169,11 +214,11 @@ def read_documents(paths: Sequence[str], fmt: str = "auto"
       errors.fail(f"cannot read --input {path!r} ({e}); pass an existing "
                   "UTF-8 text file")
     kind = detect_format(path, lines) if fmt == "auto" else fmt
-    reader = wikitext_documents if kind == "wikitext" else gutenberg_documents
+    reader = _READERS[kind]
     found = list(reader(lines))
     if not found:
       errors.fail(f"--input {path!r} has no text; pass a non-empty "
-                  "WikiText or Gutenberg file")
+                  "WikiText, WikiExtractor or Gutenberg file")
     documents.extend(found)
   return documents
 
@@ -205,7 +250,7 @@ def main(argv=None) -> None:
   """Command-line entry point (see the module doc)."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--input", nargs="+", required=True,
-                      help="raw WikiText (.raw) or Gutenberg text files")
+                      help="raw WikiText (.raw), WikiExtractor or Gutenberg files")
   parser.add_argument("--output", required=True, help="seed-format file")
   parser.add_argument("--format", choices=FORMATS, default="auto")
   args = parser.parse_args(argv)
