@@ -41,7 +41,13 @@ class ExampleEncoder:
   def __init__(self, max_int: int):
     self._varints = [_varint(v) for v in range(max_int + 1)]
 
+  def _length(self, value: int) -> bytes:
+    table = self._varints
+    return table[value] if value < len(table) else _varint(value)
+
   def _ints(self, values: Sequence[int]) -> bytes:
+    if max(values, default=0) < 0x80:  # one byte each: masks, labels
+      return bytes(values)
     table = self._varints
     try:
       return b"".join([table[v] for v in values])
@@ -67,14 +73,15 @@ class ExampleEncoder:
         packed = self._ints(values)
         field = b"\x1a"  # Feature.int64_list = 3
       # FloatList/Int64List.value = 1, packed; omitted when empty (proto3).
-      inner = (b"\x0a" + _varint(len(packed)) + packed) if values else b""
-      feature = field + _varint(len(inner)) + inner
+      length = self._length
+      inner = (b"\x0a" + length(len(packed)) + packed) if values else b""
+      feature = field + length(len(inner)) + inner
       key = name.encode()
-      entry = (b"\x0a" + _varint(len(key)) + key
-               + b"\x12" + _varint(len(feature)) + feature)
-      entries.append(b"\x0a" + _varint(len(entry)) + entry)
+      entry = (b"\x0a" + length(len(key)) + key
+               + b"\x12" + length(len(feature)) + feature)
+      entries.append(b"\x0a" + length(len(entry)) + entry)
     body = b"".join(entries)  # Features.feature = 1 (map entries)
-    return b"\x0a" + _varint(len(body)) + body  # Example.features = 1
+    return b"\x0a" + self._length(len(body)) + body  # Example.features = 1
 
 
 def _masked_crc(data: bytes) -> bytes:

@@ -29,8 +29,9 @@ def preprocess_text(text: str, lower_case: bool = True) -> str:
   """
   text = " ".join(text.strip().split())
   text = text.replace("``", '"').replace("''", '"')
-  text = unicodedata.normalize("NFKD", text)
-  text = "".join(c for c in text if not unicodedata.combining(c))
+  if not text.isascii():  # NFKD leaves ASCII as it is, with no marks
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
   return text.lower() if lower_case else text
 
 
