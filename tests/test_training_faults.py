@@ -66,9 +66,9 @@ def error_line(stderr):
 
 def wait_and_kill(proc, model_dir, moment, rng):
   """SIGKILLs `proc` at `moment`: "start" (a random time in its first
-  seconds), "writing" (as soon as a checkpoint is being written: TF's
-  `*_temp` staging is on disk) or "between" (a random time after a new
-  checkpoint appeared). Returns False if the run ended first."""
+  seconds), "writing" (as soon as a checkpoint's `*_temp` staging or its
+  index is on disk) or "between" (a random time after a new checkpoint
+  appeared). Returns False if the run ended first."""
   def listing():
     return os.listdir(model_dir) if model_dir.exists() else []
   if moment == "start":
@@ -77,7 +77,10 @@ def wait_and_kill(proc, model_dir, moment, rng):
     before = set(listing())
     while proc.poll() is None:
       new = set(listing()) - before
-      if moment == "writing" and any("_temp" in n for n in new):
+      # TF stages a save in ckpt-N_temp/, then writes the index, then the
+      # state file; a tiny model's save can fall between two polls.
+      if moment == "writing" and any("_temp" in n or n.endswith(".index")
+                                     for n in new):
         break
       if moment == "between" and any(n.endswith(".index") for n in new):
         time.sleep(rng.uniform(0, 1))
