@@ -79,6 +79,20 @@ def test_beam_output_is_byte_identical_to_create_pretraining_data(
   assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
 
 
+def test_bucketed_shard_shuffle_is_byte_identical(inputs, tmp_path,
+                                                  monkeypatch):
+  # Shards above SHUFFLE_BUCKET_BYTES: buckets spilled to files locally,
+  # held in memory by the pipeline; the same draws, the same bytes.
+  monkeypatch.setattr(cpd, "SHUFFLE_BUCKET_BYTES", 50_000)
+  local = cpd.create_pretraining_data(cpd.parse_args(
+      flags(inputs, tmp_path / "local")))
+  beam_pipeline.main(flags(inputs, tmp_path / "beam") + RUNNER)
+  for name in local["files"]:  # several buckets per shard
+    assert (tmp_path / "local" / name).stat().st_size > (
+        2 * cpd.SHUFFLE_BUCKET_BYTES)
+  assert_same_output(tmp_path / "beam", tmp_path / "local")
+
+
 def test_shard_without_instances_is_still_written(inputs, tmp_path):
   # One sentence, one round: a single instance for two shards.
   sentence = (inputs / "a.txt").read_text(encoding="utf-8").split("\n")[0]

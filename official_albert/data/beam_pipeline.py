@@ -160,7 +160,8 @@ def _write_shard(shard: Tuple[int, Sequence[Tuple[int, bytes]]],
   k, numbered = shard
   records = [record for _, record in sorted(numbered)]
   path = FileSystems.join(directory, cpd.shard_names(args.num_shards)[k])
-  cpd.write_shuffled_shard(path, records, args.random_seed, k)
+  cpd.write_shuffled_shard(path, records, sum(map(len, records)),
+                           args.random_seed, k)
 
 
 def _totals(document: Tuple[int, cpd.DocumentRecords]

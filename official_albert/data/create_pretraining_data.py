@@ -47,8 +47,8 @@ import os
 import random
 import sys
 import time
-from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
-                    Sequence, Tuple)
+from typing import (Callable, Dict, Iterable, Iterator, List, NamedTuple,
+                    Optional, Sequence, Tuple)
 
 import tqdm
 
@@ -251,26 +251,76 @@ def shard_names(num_shards: int) -> List[str]:
           for k in range(num_shards)]
 
 
-def write_shuffled_shard(path: str, records: List[bytes], random_seed: int,
-                         shard: int) -> None:
-  """Shuffles shard `shard`'s records in place and writes them to `path`.
+# A shard with more record bytes than this is shuffled in buckets of about
+# this size, so that memory holds one bucket, whatever the corpus size.
+SHUFFLE_BUCKET_BYTES = 64 * 2**20
+
+
+def write_shuffled_shard(path: str, records: Iterable[bytes], shard_bytes: int,
+                         random_seed: int, shard: int,
+                         spill_dir: Optional[str] = None) -> None:
+  """Writes shard `shard`'s records to `path` in a seeded random order.
+
+  A shard of at most SHUFFLE_BUCKET_BYTES is shuffled whole. A larger one
+  gets the two-pass shuffle (Rao 1961; also a uniform permutation): each
+  record goes to one of `ceil(shard_bytes / SHUFFLE_BUCKET_BYTES)` buckets
+  drawn uniformly, then each bucket in turn is shuffled and appended. The
+  order depends only on the records, `random_seed` and `shard`, so the Beam
+  pipeline (buckets in memory) writes the same bytes as the local tool
+  (buckets spilled to files).
 
   Args:
     path: a local path or any URL tf.io supports (gs://...).
     records: the shard's serialized examples in (document, round) order.
-    random_seed: --random_seed; the shuffle draws from
+    shard_bytes: the sum of their lengths.
+    random_seed: --random_seed; every draw comes from
       `random.Random(f"{random_seed}:shard:{shard}")`.
     shard: the shard number k.
+    spill_dir: a local directory for bucket files; None keeps buckets in
+      memory.
   """
-  random.Random(f"{random_seed}:shard:{shard}").shuffle(records)
+  rng = random.Random(f"{random_seed}:shard:{shard}")
+  num_buckets = max(1, -(-shard_bytes // SHUFFLE_BUCKET_BYTES))
   if "://" in path:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     opener = tf.io.gfile.GFile  # only for URLs: TF's import is seconds
   else:
     opener = open
-  with opener(path, "wb") as f:
-    for record in records:
-      tfrecord_io.write_record(f, record)
+  with opener(path, "wb") as out:
+    if num_buckets == 1:
+      records = list(records)
+      rng.shuffle(records)
+      for record in records:
+        tfrecord_io.write_record(out, record)
+      return
+    if spill_dir is None:
+      buckets = [[] for _ in range(num_buckets)]
+      for record in records:
+        buckets[rng.randrange(num_buckets)].append(record)
+      parts = iter(buckets)
+    else:
+      names = [os.path.join(spill_dir, f".bucket-{shard}-{b}")
+               for b in range(num_buckets)]
+      files = [open(n, "wb") for n in names]
+      for record in records:
+        tfrecord_io.write_record(files[rng.randrange(num_buckets)], record)
+      for f in files:
+        f.close()
+      parts = _spilled(names)
+    for bucket in parts:
+      rng.shuffle(bucket)
+      for record in bucket:
+        tfrecord_io.write_record(out, record)
+
+
+def _spilled(names: Sequence[str]) -> Iterator[List[bytes]]:
+  """The records of each bucket file, one file in memory at a time; each
+  file is removed once read."""
+  for name in names:
+    with open(name, "rb") as f:
+      bucket = list(tfrecord_io.read_records(f))
+    os.remove(name)
+    yield bucket
 
 
 def count_metadata(num_instances: int, num_tokens: int,
@@ -334,14 +384,16 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
         read_documents(files, args.max_seq_length, stats), args.num_workers)
     unshuffled = [os.path.join(tmp_dir, "." + n) for n in names]
     writers = [open(p, "wb") for p in unshuffled]
+    shard_bytes = [0] * args.num_shards
     for records, skipped in tqdm.tqdm(results, unit="doc", file=sys.stderr,
                                       mininterval=1.0, desc="documents"):
       num_docs += 1
       no_pieces += skipped
       no_instances += not records
       for record, length in records:
-        tfrecord_io.write_record(writers[num_instances % args.num_shards],
-                                 record)
+        k = num_instances % args.num_shards
+        tfrecord_io.write_record(writers[k], record)
+        shard_bytes[k] += len(record)
         num_instances += 1
         num_tokens += length
     for writer in writers:
@@ -350,11 +402,11 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
       errors.fail(f"no instances from {files} ({num_docs} documents); pass "
                   "seed-format text with sentences of at least two words")
     for k, name in enumerate(names):
-      # One shard in memory at a time.
+      # At most one shuffle bucket in memory at a time.
       with open(unshuffled[k], "rb") as f:
-        records = list(tfrecord_io.read_records(f))
-      write_shuffled_shard(os.path.join(tmp_dir, name), records,
-                           args.random_seed, k)
+        write_shuffled_shard(os.path.join(tmp_dir, name),
+                             tfrecord_io.read_records(f), shard_bytes[k],
+                             args.random_seed, k, spill_dir=tmp_dir)
       os.remove(unshuffled[k])
     meta = metadata(args, _builder.tokenizer.vocab_size, count_metadata(
         num_instances, num_tokens, stats, no_pieces, no_instances))
