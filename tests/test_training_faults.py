@@ -118,6 +118,7 @@ def test_sigkill_at_random_moments_then_finish(records, tmp_path):
   assert tf.train.latest_checkpoint(str(model_dir)).endswith(f"ckpt-{steps}")
   assert_all_readable(model_dir)
   assert not (model_dir / run_guard.LOCK_NAME).exists()
+  assert not [n for n in os.listdir(model_dir) if n.endswith("_temp")]
   reader = tf.train.load_checkpoint(str(model_dir / f"ckpt-{steps}"))
   dtypes = reader.get_variable_to_dtype_map()
   weights = [reader.get_tensor(n) for n in dtypes if dtypes[n].is_floating]
@@ -154,10 +155,12 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(records,
   assert checkpoints(model_dir) == [2, 4]
   data = model_dir / "ckpt-4.data-00000-of-00001"
   data.write_bytes(data.read_bytes()[:len(data.read_bytes()) // 2])
+  (model_dir / "ckpt-6_temp").mkdir()  # as a save cut short leaves it
   run = train(model_dir, records, 6)
   assert run.returncode == 0, run.stderr[-3000:]
   assert re.search(r"warning: checkpoint \S*ckpt-4 is unreadable", run.stderr)
   assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-6")
+  assert not [n for n in os.listdir(model_dir) if n.endswith("_temp")]
   # Index files deleted: the same fallback, found without starting TF
   # training; none left readable is a one-line error, never a fresh start.
   (model_dir / "ckpt-6.index").unlink()

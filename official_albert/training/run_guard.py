@@ -123,8 +123,9 @@ def _unreadable(prefix: str) -> Optional[str]:
 def check_latest_checkpoint(model_dir: str) -> Optional[str]:
   """Makes the newest readable checkpoint of `model_dir` the one to resume.
 
-  Every checkpoint the `checkpoint` state file lists, newest first, is read
-  in full (index and every tensor). Unreadable ones (a truncated data file,
+  Staging directories of saves cut short (`*_temp`) are removed. Every
+  checkpoint the `checkpoint` state file lists, newest first, is read in
+  full (index and every tensor). Unreadable ones (a truncated data file,
   a deleted index) are dropped from the state file with a warning, so that
   Model Garden resumes from the newest complete one.
 
@@ -136,6 +137,10 @@ def check_latest_checkpoint(model_dir: str) -> Optional[str]:
     errors.UserError: the state file lists checkpoints and none is readable
       (resuming would silently start from scratch).
   """
+  # A run killed while saving leaves TF's staging directory (ckpt-N_temp);
+  # the caller holds the model_dir lock, so no save is in progress.
+  for staging in tf.io.gfile.glob(os.path.join(model_dir, "*_temp")):
+    tf.io.gfile.rmtree(staging)
   state = tf.train.get_checkpoint_state(model_dir)
   if not state or not state.model_checkpoint_path:
     return None
