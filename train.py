@@ -60,7 +60,8 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
   """Parses the config, checks inputs, then trains and/or evaluates.
 
   A training mode holds `model_dir/train.lock` (one run per model_dir) and
-  resumes from the newest readable checkpoint (`run_guard`).
+  resumes from the newest readable checkpoint (`run_guard`); in a
+  multi-worker cluster only the chief does.
 
   Returns:
     The final evaluation logs (a dict of metric name to value), or None.
@@ -77,7 +78,7 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
       errors.fail(f"{name} is required")
   params = overrides.parse_configuration(experiment, config_files, override,
                                          tpu)
-  if "train" not in mode:
+  if "train" not in mode or not run_guard.is_chief():
     return _run(params, mode, model_dir, gin_files, gin_params)
   with run_guard.model_dir_lock(model_dir):
     run_guard.check_latest_checkpoint(model_dir)

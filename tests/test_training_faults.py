@@ -7,6 +7,7 @@ on the same model_dir, a truncated or deleted newest checkpoint, a learning
 rate that blows the loss up.
 """
 
+import json
 import os
 import random
 import re
@@ -183,3 +184,16 @@ def test_loss_blow_up_recovers_then_stops_with_one_line(records, tmp_path):
   line = error_line(run.stderr)
   assert "training stopped at step" in line and "recovery_max_trials=2" in line
   assert "happens 3 times" in line or "NaN" in line
+
+
+def test_only_the_chief_of_a_cluster_takes_the_lock(monkeypatch):
+  cluster = {"worker": ["a:1", "b:2"]}
+  for task, chief in ((None, True), ({"type": "worker", "index": 0}, True),
+                      ({"type": "worker", "index": 1}, False)):
+    monkeypatch.setenv("TF_CONFIG", "{}" if task is None else
+                       json.dumps({"cluster": cluster, "task": task}))
+    assert run_guard.is_chief() == chief
+  monkeypatch.setenv("TF_CONFIG", json.dumps({
+      "cluster": dict(cluster, chief=["c:3"]),
+      "task": {"type": "worker", "index": 0}}))
+  assert not run_guard.is_chief()

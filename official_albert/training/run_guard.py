@@ -23,6 +23,21 @@ from official_albert import errors
 LOCK_NAME = "train.lock"
 
 
+def is_chief() -> bool:
+  """Whether this process is the chief of a TF_CONFIG cluster (or alone).
+
+  The chief is task "chief" 0, or "worker" 0 when the cluster has no chief
+  (tf.distribute's rule). Other workers of a multi-worker run share the
+  chief's model_dir and take no lock.
+  """
+  config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+  task = config.get("task") or {}
+  if not task:
+    return True
+  chief_type = "chief" if "chief" in config.get("cluster", {}) else "worker"
+  return task.get("type") == chief_type and int(task.get("index", 0)) == 0
+
+
 def _pid_alive(pid: int) -> bool:
   try:
     os.kill(pid, 0)
