@@ -37,6 +37,7 @@ from official_albert import io_utils
 from official_albert import tasks  # pylint: disable=unused-import
 from official_albert.configs import accelerators
 from official_albert.configs import overrides
+from official_albert.training import run_guard
 from official_albert.training import trainer as trainer_lib
 
 FLAGS = flags.FLAGS
@@ -60,11 +61,18 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
         tpu=None, gin_files=None, gin_params=None):
   """Parses the config, checks inputs, then trains and/or evaluates.
 
+  A training mode holds `model_dir/train.lock` (one run per model_dir) and
+  resumes from the newest readable checkpoint (`run_guard`); in a
+  multi-worker cluster only the chief does.
+
   Returns:
     The final evaluation logs (a dict of metric name to value), or None.
 
   Raises:
-    UserError: on bad flags, config or inputs, before any training work.
+    UserError: on bad flags, config or inputs, before any training work; a
+      model_dir in use by another run; no readable checkpoint to resume; a
+      loss above trainer.loss_upper_bound (or NaN) more often than
+      trainer.recovery_max_trials allows.
   """
   for name, value in (("--experiment", experiment), ("--mode", mode),
                       ("--model_dir", model_dir)):
@@ -73,6 +81,30 @@ def run(experiment: str, mode: str, model_dir: str, config_files, override,
   params = overrides.parse_configuration(experiment, config_files, override,
                                          tpu)
   params = accelerators.static_shapes(params)  # XLA/TPU: few input shapes.
+  if "train" not in mode or not run_guard.is_chief():
+    return _run(params, mode, model_dir, gin_files, gin_params)
+  with run_guard.model_dir_lock(model_dir):
+    run_guard.check_latest_checkpoint(model_dir)
+    try:
+      return _run(params, mode, model_dir, gin_files, gin_params)
+    except RuntimeError as e:
+      # Model Garden's RecoveryCondition, after recovery_max_trials restores.
+      if not str(e).startswith("The loss value is"):
+        raise
+      errors.fail(
+          f"training stopped at step {_latest_step(model_dir)}: {e} (bound "
+          f"trainer.loss_upper_bound={params.trainer.loss_upper_bound}, "
+          f"trainer.recovery_max_trials={params.trainer.recovery_max_trials})"
+          "; lower the learning rate or raise the bound or the trials")
+
+
+def _latest_step(model_dir: str) -> str:
+  latest = tf.train.latest_checkpoint(model_dir)
+  return latest.rsplit("-", 1)[-1] if latest else "0 (no checkpoint yet)"
+
+
+def _run(params, mode, model_dir, gin_files, gin_params):
+  """Builds the task and trainer for `params` and runs `mode`."""
   if gin_files or gin_params:
     gin.parse_config_files_and_bindings(gin_files, gin_params)
   if params.runtime.mixed_precision_dtype:

@@ -9,7 +9,8 @@ SentencePiece vocabulary and settings (seq 128, 20 predictions, masked_lm_prob
 0.15, dupe_factor 5, short_seq_prob 0.1, n-grams up to 3, lower-cased, one
 output file):
 * `ours-1`, `ours-N`: `python -m official_albert.data.create_pretraining_data`
-  with `--num_workers 1` and `--num_workers N` (N = `os.cpu_count()`);
+  with `--num_workers 1` and `--num_workers N` (N = `os.cpu_count()`;
+  `--workers 1 2 4` sets the counts, `--num_shards` our output shards);
 * `mg`: `python -m official.nlp.data.create_pretraining_data` (single process,
   NSP pairs) with `--tokenization SentencePiece --do_whole_word_mask
   --max_ngram_size 3`, its n-gram masking (whose "words" are single pieces,
@@ -18,7 +19,7 @@ output file):
   the DirectRunner with N worker processes (run this script with a Python
   that has requirements-beam.txt installed).
 Every run is a fresh subprocess, timed wall-clock from start to exit, so both
-tools pay for importing TensorFlow. Peers run interleaved (ours-1, mg, ours-N,
+tools pay for importing TensorFlow (ours no longer imports it). Peers run interleaved (ours-1, mg, ours-N,
 ours-1, mg, ...) so that load from other processes on a shared machine hits
 them alike; the table shows the median and the spread (min-max) over
 `--repeats` runs. `cpu s` is user + system time of the run and its workers
@@ -61,19 +62,19 @@ def peer_commands(args: argparse.Namespace, out: str) -> Dict[str, List[str]]:
           "--sp_model_file", args.sp_model_file, "--do_lower_case",
           "--ngram=3", *common]
   workers = os.cpu_count()
+  ours += [f"--num_shards={args.num_shards}"]
   peers = {
-      "ours-1": ours + ["--output_dir", os.path.join(out, "ours-1"),
-                        "--num_workers=1"],
       "mg": [sys.executable, "-m", "official.nlp.data.create_pretraining_data",
              "--input_file=" + ",".join(args.input_file),
              "--output_file=" + os.path.join(out, "mg.tfrecord"),
              "--tokenization=SentencePiece",
              "--sp_model_file=" + args.sp_model_file, "--do_lower_case",
              "--do_whole_word_mask", "--max_ngram_size=3", *common],
-      f"ours-{workers}": ours + ["--output_dir",
-                                 os.path.join(out, f"ours-{workers}"),
-                                 f"--num_workers={workers}"],
   }
+  for n in args.workers or [1, workers]:
+    peers[f"ours-{n}"] = ours + ["--output_dir",
+                                 os.path.join(out, f"ours-{n}"),
+                                 f"--num_workers={n}"]
   if args.beam:
     peers[f"beam-{workers}"] = [
         sys.executable, "-m", "official_albert.data.beam_pipeline",
@@ -163,6 +164,11 @@ def main(argv=None) -> None:
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--peers", nargs="+", default=None,
                       help="run only these peers (names as in the table)")
+  parser.add_argument("--workers", type=int, nargs="+", default=None,
+                      help="worker counts of our peers (default: 1 and the "
+                      "number of CPUs)")
+  parser.add_argument("--num_shards", type=int, default=1,
+                      help="our output shards (memory holds one at a time)")
   parser.add_argument("--beam", action="store_true",
                       help="add our Beam pipeline on the DirectRunner with "
                       "N worker processes (needs requirements-beam.txt)")
@@ -170,8 +176,10 @@ def main(argv=None) -> None:
                       help="where runs write (default: a temporary "
                       "directory, removed at the end)")
   args = parser.parse_args(argv)
+  stats = []
   num_docs = sum(1 for _ in cpd.read_documents(
-      cpd.input_files(args.input_file)))
+      cpd.input_files(args.input_file), SETTINGS["max_seq_length"], stats))
+  megabytes = sum(s.bytes for s in stats) / 1e6
   work = args.work_dir or tempfile.mkdtemp(prefix="bench_data_")
   results = {}
   try:
@@ -193,17 +201,18 @@ def main(argv=None) -> None:
     if not args.work_dir:
       shutil.rmtree(work)
 
-  print(f"\n{num_docs} documents; median (min-max) over {args.repeats} "
+  print(f"\n{num_docs} documents, {megabytes:.1f} MB; median (min-max) over {args.repeats} "
         f"interleaved runs; {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at the end\n")
-  print("| peer | wall s | cpu s | documents/s | instances | maxrss MiB | "
-        "tree_rss MiB |")
-  print("|---|---|---|---|---|---|---|")
+  print("| peer | wall s | cpu s | documents/s | MB/s | instances | "
+        "maxrss MiB | tree_rss MiB |")
+  print("|---|---|---|---|---|---|---|---|")
   for name, runs in results.items():
     seconds = [r["seconds"] for r in runs]
     print(f"| {name} | {spread(seconds, '.1f')} | "
           f"{spread([r['cpu'] for r in runs], '.1f')} | "
           f"{spread([num_docs / s for s in seconds], '.2f')} | "
+          f"{spread([megabytes / s for s in seconds], '.3f')} | "
           f"{spread([r['instances'] for r in runs], '.0f')} | "
           f"{spread([r['maxrss'] for r in runs], '.0f')} | "
           f"{spread([r['tree_rss'] for r in runs], '.0f')} |")

@@ -1,5 +1,7 @@
 """ALBERT experiments on the TensorFlow Model Garden."""
 
+__version__ = "0.2.0"
+
 import os
 import warnings
 

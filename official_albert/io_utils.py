@@ -1,22 +1,93 @@
-"""Output files that are never left half-written, on any filesystem.
+"""Paths a user gives, local or a URL, and outputs never left half-written.
 
 Every user-given path may be local or a URL that `tf.io.gfile` knows
 (`gs://`, `s3://` with tensorflow-io, `hdfs://`, TensorFlow's in-memory
-`ram://`), so reads and writes go through `tf.io.gfile`.
+`ram://`). URLs always go through `tf.io.gfile`. The helpers here send local
+paths to Python's `os` and `io` instead, which reach the same files: that
+keeps TensorFlow's import (seconds) out of the data tools that never see a
+URL, such as `create_pretraining_data` and its worker processes. Code that
+imports TensorFlow anyway may call `tf.io.gfile` directly.
 """
 
 import contextlib
+import glob
 import os
 import posixpath
+import shutil
 import uuid
-from typing import Iterator
-
-import tensorflow as tf
+from typing import IO, Iterator, List
 
 
 def is_url(path: str) -> bool:
   """Whether `path` names a filesystem by scheme (`gs://b/x`), not a local path."""
   return "://" in path
+
+
+def _gfile():
+  """`tf.io.gfile`, imported on first use (only URLs need it here)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile
+
+
+def open_file(path: str, mode: str = "r") -> IO:
+  """Opens `path` (text modes are UTF-8); a URL through `tf.io.gfile.GFile`.
+
+  Raises:
+    FileNotFoundError / tf.errors.NotFoundError: `path` does not exist (read).
+  """
+  if is_url(path):
+    return _gfile().GFile(path, mode)
+  return open(path, mode, encoding=None if "b" in mode else "utf-8")  # pylint: disable=unspecified-encoding
+
+
+def exists(path: str) -> bool:
+  """Whether a file or directory `path` exists."""
+  return _gfile().exists(path) if is_url(path) else os.path.exists(path)
+
+
+def isdir(path: str) -> bool:
+  """Whether `path` is a directory."""
+  return _gfile().isdir(path) if is_url(path) else os.path.isdir(path)
+
+
+def listdir(path: str) -> List[str]:
+  """The entry names in directory `path`."""
+  return _gfile().listdir(path) if is_url(path) else os.listdir(path)
+
+
+def makedirs(path: str) -> None:
+  """Creates directory `path` and its parents; no error if it exists."""
+  if is_url(path):
+    _gfile().makedirs(path)
+  else:
+    os.makedirs(path, exist_ok=True)
+
+
+def remove(path: str) -> None:
+  """Removes file or directory tree `path`, if it exists."""
+  if is_url(path):
+    gfile = _gfile()
+    if gfile.isdir(path):
+      gfile.rmtree(path)
+    elif gfile.exists(path):
+      gfile.remove(path)
+  elif os.path.isdir(path):
+    shutil.rmtree(path, ignore_errors=True)
+  elif os.path.lexists(path):
+    os.remove(path)
+
+
+def glob_files(pattern: str) -> List[str]:
+  """The files (not directories) a glob matches, sorted."""
+  if is_url(pattern):
+    gfile = _gfile()
+    return sorted(p for p in gfile.glob(pattern) if not gfile.isdir(p))
+  return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+
+
+def join(path: str, *names: str) -> str:
+  """`os.path.join` for local paths, `/`-joined for URLs."""
+  return (posixpath if is_url(path) else os.path).join(path, *names)
 
 
 def _parent(path: str) -> str:
@@ -26,25 +97,36 @@ def _parent(path: str) -> str:
 
 
 def _rename_tree(src: str, dst: str) -> None:
-  """Moves the files under directory `src` to the same names under `dst`.
+  """Moves the files under URL directory `src` to the same names under `dst`.
 
   Object stores have no directory rename (and `ram://` renames only the
   directory's own entry), so each file is renamed on its own: every file
   appears whole, the directory file by file.
   """
-  for folder, _, names in tf.io.gfile.walk(src):
+  gfile = _gfile()
+  for folder, _, names in gfile.walk(src):
     target = dst + folder[len(src):]
-    tf.io.gfile.makedirs(target)
+    gfile.makedirs(target)
     for name in names:
-      tf.io.gfile.rename(posixpath.join(folder, name),
-                         posixpath.join(target, name), overwrite=True)
+      gfile.rename(posixpath.join(folder, name), posixpath.join(target, name),
+                   overwrite=True)
 
 
-def _remove(path: str) -> None:
-  if tf.io.gfile.isdir(path):
-    tf.io.gfile.rmtree(path)
-  elif tf.io.gfile.exists(path):
-    tf.io.gfile.remove(path)
+def replace(src: str, dst: str) -> None:
+  """Renames file `src` to `dst`, replacing `dst` if it exists."""
+  if is_url(dst):
+    _gfile().rename(src, dst, overwrite=True)
+  else:
+    os.replace(src, dst)
+
+
+def temp_beside(path: str, suffix: str = ".tmp") -> str:
+  """A new unique name in `path`'s parent directory (created if needed)."""
+  parent = _parent(path)
+  makedirs(parent)
+  name = posixpath.basename(path.rstrip("/")) if is_url(path) else (
+      os.path.basename(os.path.abspath(path)))
+  return join(parent, f".{name}.{uuid.uuid4().hex[:12]}{suffix}")
 
 
 @contextlib.contextmanager
@@ -52,28 +134,22 @@ def atomic_path(path: str) -> Iterator[str]:
   """Yields a temporary path beside `path`; renames it to `path` on success.
 
   The caller writes a file, or makes a directory and writes files in it, at
-  the temporary path through `tf.io.gfile` (or `tf.io.TFRecordWriter`). On
-  success a file is renamed over `path` (`tf.io.gfile.rename(...,
-  overwrite=True)`: atomic on local disks, a whole object on object stores);
-  a local directory is renamed as a whole, a directory on a URL filesystem
-  file by file. On an exception the temporary file or directory is removed
-  and `path` is left untouched.
+  the temporary path (with `open_file`, `tf.io.gfile` or
+  `tf.io.TFRecordWriter`). On success a file is renamed over `path` (atomic on
+  local disks, a whole object on object stores); a local directory is renamed
+  as a whole, a directory on a URL filesystem file by file. On an exception
+  the temporary file or directory is removed and `path` is left untouched.
 
   Args:
     path: the final output path, local or a URL (`gs://bucket/out`); its
       parent directory is created if needed.
   """
-  parent = _parent(path)
-  tf.io.gfile.makedirs(parent)
-  name = posixpath.basename(path.rstrip("/")) if is_url(path) else (
-      os.path.basename(os.path.abspath(path)))
-  tmp = (posixpath if is_url(path) else os.path).join(
-      parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+  tmp = temp_beside(path)
   try:
     yield tmp
-    if is_url(path) and tf.io.gfile.isdir(tmp):
+    if is_url(path) and _gfile().isdir(tmp):
       _rename_tree(tmp, path)
     else:
-      tf.io.gfile.rename(tmp, path, overwrite=True)
+      replace(tmp, path)
   finally:
-    _remove(tmp)
+    remove(tmp)

@@ -17,8 +17,9 @@ byte-identical to `create_pretraining_data`'s for the same flags (shards and
 metadata.json, whose `settings` lack num_workers), because the pipeline runs
 the same code on the same keys:
 
-1. Each input file is read whole by one worker (`file_documents`), once to
-   count its documents and once to emit them numbered globally (document d
+1. Each input file is read whole by one worker (`seed_reader`), once to
+   count its documents (and its repairs, for metadata.json) and once to emit
+   them numbered globally (document d
    counted over all files in order), then the documents are redistributed.
 2. `document_records(d)` builds document d's instances of all dupe rounds
    from its own seeded RNG, wherever it runs.
@@ -45,7 +46,6 @@ into place last, so its presence marks a complete directory.
 
 import argparse
 import contextlib
-import io
 import json
 import re
 import sys
@@ -60,6 +60,7 @@ import tensorflow as tf
 
 from official_albert import errors, io_utils
 from official_albert.data import create_pretraining_data as cpd
+from official_albert.data import seed_reader
 
 _PENDING_METADATA = ".metadata.json.pending"
 
@@ -73,29 +74,38 @@ def _matches(pattern: str) -> List[str]:
   return [m.path for m in result.metadata_list]
 
 
-def _file_documents(path: str) -> Iterator[List[str]]:
+def _file_documents(path: str, stats: seed_reader.FileStats
+                    ) -> Iterator[List[str]]:
   """The documents of one seed-format file on any Beam filesystem.
 
   Raises:
-    errors.UserError: the file is not UTF-8 text.
+    errors.UserError: the file is gzip-compressed or not UTF-8 text.
   """
   with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED
                         ) as raw:
-    yield from cpd.file_documents(io.TextIOWrapper(raw, encoding="utf-8"), path)
+    yield from seed_reader.file_documents(raw, stats)
 
 
-def _count_documents(file: Tuple[int, str]) -> Tuple[int, int]:
-  """(file number, number of documents in the file)."""
+def _read_file_stats(file: Tuple[int, str], max_seq_length: int
+                     ) -> Tuple[int, seed_reader.FileStats]:
+  """(file number, what reading the whole file found: documents, repairs)."""
   index, path = file
-  return index, sum(1 for _ in _file_documents(path))
+  stats = seed_reader.FileStats(
+      path, seed_reader.LONG_LINE_FACTOR * max_seq_length)
+  for _ in _file_documents(path, stats):
+    pass
+  return index, stats
 
 
-def _numbered_documents(file: Tuple[int, str], counts: Dict[int, int]
+def _numbered_documents(file: Tuple[int, str],
+                        stats: Dict[int, seed_reader.FileStats]
                         ) -> Iterator[Tuple[int, List[str]]]:
   """(global document number, sentences) for each document of one file."""
   index, path = file
-  first = sum(counts[i] for i in range(index))
-  yield from enumerate(_file_documents(path), start=first)
+  first = sum(stats[i].documents for i in range(index))
+  # A second reading of the file: no second long-line warning.
+  quiet = seed_reader.FileStats(path, long_line_words=sys.maxsize)
+  yield from enumerate(_file_documents(path, quiet), start=first)
 
 
 class _DocumentRecords(beam.DoFn):
@@ -119,7 +129,7 @@ class _DocumentRecords(beam.DoFn):
           argparse.Namespace(**dict(vars(self._args), sp_model_file=f.name)))
 
   def process(self, document: Tuple[int, List[str]]
-              ) -> Iterator[Tuple[int, List[Tuple[bytes, int]]]]:
+              ) -> Iterator[Tuple[int, cpd.DocumentRecords]]:
     index, sentences = document
     yield index, cpd.document_records(self._builder, self._args, index,
                                       sentences)
@@ -134,12 +144,12 @@ def _offsets(counts: Sequence[Tuple[int, int]]) -> Dict[int, int]:
   return offsets
 
 
-def _to_shards(document: Tuple[int, List[Tuple[bytes, int]]],
+def _to_shards(document: Tuple[int, cpd.DocumentRecords],
                offsets: Dict[int, int], num_shards: int
                ) -> Iterator[Tuple[int, Tuple[int, bytes]]]:
   """(shard, (global instance number, record)) for one document's records."""
-  index, records = document
-  for i, (record, _) in enumerate(records):
+  index, result = document
+  for i, (record, _) in enumerate(result.records):
     number = offsets[index] + i
     yield number % num_shards, (number, record)
 
@@ -150,13 +160,26 @@ def _write_shard(shard: Tuple[int, Sequence[Tuple[int, bytes]]],
   k, numbered = shard
   records = [record for _, record in sorted(numbered)]
   path = FileSystems.join(directory, cpd.shard_names(args.num_shards)[k])
-  cpd.write_shuffled_shard(path, records, args.random_seed, k)
+  cpd.write_shuffled_shard(path, records, sum(map(len, records)),
+                           args.random_seed, k)
 
 
-def _write_metadata(totals: Tuple[int, int], directory: str,
-                    meta: Dict) -> None:
+def _totals(document: Tuple[int, cpd.DocumentRecords]
+            ) -> Tuple[int, int, int, int]:
+  """(instances, non-pad tokens, lines without pieces, 1 if no instance)."""
+  records, no_pieces = document[1]
+  return (len(records), sum(n for _, n in records), no_pieces,
+          int(not records))
+
+
+def _write_metadata(totals: Tuple[int, int, int, int], directory: str,
+                    meta: Dict,
+                    stats: Sequence[Tuple[int, seed_reader.FileStats]]
+                    ) -> None:
   """Writes `meta` with the counts under its pending name (see `run`)."""
-  meta = dict(meta, num_instances=totals[0], num_tokens=totals[1])
+  meta = dict(meta, **cpd.count_metadata(
+      totals[0], totals[1], [s for _, s in sorted(stats)], totals[2],
+      totals[3]))
   with tf.io.gfile.GFile(FileSystems.join(directory, _PENDING_METADATA),
                          "w") as f:
     json.dump(meta, f, indent=2)
@@ -176,17 +199,18 @@ def build_pipeline(pipeline: beam.Pipeline, args: argparse.Namespace,
   with open(args.sp_model_file, "rb") as f:
     model = f.read()
   numbered_files = pipeline | "Files" >> beam.Create(list(enumerate(files)))
-  counts = numbered_files | "CountDocuments" >> beam.Map(_count_documents)
+  stats = numbered_files | "CountDocuments" >> beam.Map(
+      _read_file_stats, args.max_seq_length)
   records = (
       numbered_files
       | "ReadDocuments" >> beam.FlatMap(_numbered_documents,
-                                        beam.pvalue.AsDict(counts))
+                                        beam.pvalue.AsDict(stats))
       # Spreads one file's documents over all workers.
       | "Redistribute" >> beam.Reshuffle()
       | "BuildInstances" >> beam.ParDo(_DocumentRecords(args, model)))
   offsets = (
       records
-      | "InstanceCounts" >> beam.Map(lambda r: (r[0], len(r[1])))
+      | "InstanceCounts" >> beam.Map(lambda r: (r[0], len(r[1].records)))
       | "AllCounts" >> beam.combiners.ToList()
       | "Offsets" >> beam.Map(_offsets))
   # Every shard key, so that a shard without instances is still written.
@@ -203,9 +227,11 @@ def build_pipeline(pipeline: beam.Pipeline, args: argparse.Namespace,
       | "WriteShards" >> beam.Map(_write_shard, directory, args))
   _ = (
       records
-      | "Totals" >> beam.Map(lambda r: (len(r[1]), sum(n for _, n in r[1])))
-      | "Sum" >> beam.CombineGlobally(beam.combiners.TupleCombineFn(sum, sum))
-      | "WriteMetadata" >> beam.Map(_write_metadata, directory, meta))
+      | "Totals" >> beam.Map(_totals)
+      | "Sum" >> beam.CombineGlobally(
+          beam.combiners.TupleCombineFn(sum, sum, sum, sum))
+      | "WriteMetadata" >> beam.Map(_write_metadata, directory, meta,
+                                    beam.pvalue.AsList(stats)))
 
 
 def _staging(output_dir: str):
@@ -240,7 +266,7 @@ def run(args: argparse.Namespace, pipeline_argv: Sequence[str]) -> Dict:
                 "pass a new directory or remove it")
   files = cpd.input_files(args.input_file, match=_matches)
   # Fails here, before any worker starts, on a bad model.
-  meta = cpd.metadata(args, 0, 0, cpd.make_builder(args).tokenizer.vocab_size)
+  meta = cpd.metadata(args, cpd.make_builder(args).tokenizer.vocab_size, {})
   with _staging(args.output_dir) as directory:
     tf.io.gfile.makedirs(directory)
     try:

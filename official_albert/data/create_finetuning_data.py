@@ -20,17 +20,21 @@ Each input file `NAME.ext` becomes `OUTPUT_DIR/NAME.tfrecord` (unpadded
 `input_ids`, `input_mask`, `segment_ids`, plus `label_ids` and `example_id`,
 or for SQuAD `start_positions`, `end_positions`, `is_impossible`,
 `unique_ids`), and `OUTPUT_DIR/metadata.json` records the counts, the label
-list and the settings. Every file is written atomically, the metadata last.
+list and the settings; two inputs with the same NAME are refused. The outputs
+are one unit: all are written to a staging directory first, so a failure on
+any input leaves OUTPUT_DIR as it was; then the old metadata.json is removed,
+the records moved in and the new metadata.json moved in last, so that a
+metadata.json never describes records of another run.
 Bad input ends with one line `error: ...` naming the file and line (or
 question id) and exit status 2; nothing is skipped silently.
 """
 
 import argparse
+import contextlib
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
-import tensorflow as tf
 from official.nlp.data import squad_lib_sp
 
 from official_albert import errors
@@ -41,6 +45,7 @@ from official_albert.data import tokenization
 
 # Standard GLUE file names; those present in --input_dir are converted.
 _GLUE_FILES = ("train.tsv", "dev.tsv", "dev_matched.tsv", "dev_mismatched.tsv")
+_METADATA = "metadata.json"
 
 
 def _input_files(args) -> List[str]:
@@ -48,9 +53,10 @@ def _input_files(args) -> List[str]:
     errors.fail("pass exactly one of --input_dir (a GLUE task directory) and "
                 "--input_files")
   if args.input_files:
+    _check_output_names(args.input_files)
     return args.input_files
-  files = [os.path.join(args.input_dir, n) for n in _GLUE_FILES
-           if tf.io.gfile.exists(os.path.join(args.input_dir, n))]
+  files = [io_utils.join(args.input_dir, n) for n in _GLUE_FILES
+           if io_utils.exists(io_utils.join(args.input_dir, n))]
   if not files:
     errors.fail(f"--input_dir {args.input_dir!r} has none of {_GLUE_FILES}; "
                 "point it at a GLUE task directory")
@@ -79,8 +85,41 @@ def _output_path(output_dir: str, source: str) -> str:
   return os.path.join(output_dir, stem + ".tfrecord")
 
 
-def make_classification(args, tokenizer) -> Dict:
-  """Converts GLUE or user tables; returns the metadata."""
+def _check_output_names(sources: List[str]) -> None:
+  """Raises errors.UserError if two inputs would write the same file."""
+  seen = {}
+  for source in sources:
+    name = os.path.basename(_output_path("", source))
+    if name in seen:
+      errors.fail(f"--input_files {seen[name]!r} and {source!r} would both "
+                  f"write {name}; rename one of them")
+    seen[name] = source
+
+
+@contextlib.contextmanager
+def _staged_output(output_dir: str) -> Iterator[str]:
+  """Yields a staging directory; on success publishes it into `output_dir`.
+
+  Publishing removes the old metadata.json first and moves it in last, so an
+  interrupted publish leaves no metadata.json rather than an old one beside
+  new records. On an exception nothing in `output_dir` changes.
+  """
+  staging = io_utils.temp_beside(output_dir, ".staging")
+  io_utils.makedirs(staging)
+  try:
+    yield staging
+    io_utils.makedirs(output_dir)
+    io_utils.remove(io_utils.join(output_dir, _METADATA))
+    names = sorted(io_utils.listdir(staging), key=lambda n: n == _METADATA)
+    for name in names:  # metadata.json last
+      io_utils.replace(io_utils.join(staging, name),
+                       io_utils.join(output_dir, name))
+  finally:
+    io_utils.remove(staging)
+
+
+def make_classification(args, tokenizer, output_dir: str) -> Dict:
+  """Converts GLUE or user tables into `output_dir`; returns the metadata."""
   spec = _table_spec(args)
   tables = {path: classification_data.read_examples(path, spec)
             for path in _input_files(args)}
@@ -88,7 +127,7 @@ def make_classification(args, tokenizer) -> Dict:
       [e for examples in tables.values() for e in examples], spec)
   files = {}
   for path, examples in tables.items():
-    out = _output_path(args.output_dir, path)
+    out = _output_path(output_dir, path)
     with io_utils.atomic_path(out) as tmp:
       counts = classification_data.write_records(
           tmp, tokenizer, examples, labels, spec, args.max_seq_length, path)
@@ -97,13 +136,14 @@ def make_classification(args, tokenizer) -> Dict:
               num_classes=len(labels) or 1, files=files)
 
 
-def make_squad(args, tokenizer) -> Dict:
-  """Converts SQuAD JSON into training records; returns the metadata."""
+def make_squad(args, tokenizer, output_dir: str) -> Dict:
+  """Converts SQuAD JSON into training records in `output_dir`; returns the
+  metadata."""
   files = {}
   for path in _input_files(args):
     examples = squad_data.read_examples(path, True,
                                         args.version_2_with_negative)
-    out = _output_path(args.output_dir, path)
+    out = _output_path(output_dir, path)
     with io_utils.atomic_path(out) as tmp:
       writer = squad_lib_sp.FeatureWriter(tmp, is_training=True)
       counts = squad_data.convert_examples(
@@ -162,16 +202,14 @@ def main(argv: Optional[List[str]] = None) -> None:
                 "question; raise it or lower --max_query_length")
   if is_squad and args.doc_stride < 1:
     errors.fail(f"--doc_stride must be positive, got {args.doc_stride}")
-  if is_squad:
-    metadata = make_squad(args, tokenizer)
-  else:
-    metadata = make_classification(args, tokenizer)
-  metadata.update(task=args.task, max_seq_length=args.max_seq_length,
-                  sp_model_file=args.sp_model_file,
-                  vocab_size=tokenizer.vocab_size, lower_case=args.lower_case)
-  with io_utils.atomic_path(os.path.join(args.output_dir,
-                                         "metadata.json")) as tmp:
-    with tf.io.gfile.GFile(tmp, "w") as f:
+  with _staged_output(args.output_dir) as staging:
+    make = make_squad if is_squad else make_classification
+    metadata = make(args, tokenizer, staging)
+    metadata.update(task=args.task, max_seq_length=args.max_seq_length,
+                    sp_model_file=args.sp_model_file,
+                    vocab_size=tokenizer.vocab_size,
+                    lower_case=args.lower_case)
+    with io_utils.open_file(io_utils.join(staging, _METADATA), "w") as f:
       json.dump(metadata, f, indent=2)
   for name, counts in metadata["files"].items():
     print(f"wrote {os.path.join(args.output_dir, name)}: {counts}")

@@ -45,14 +45,17 @@ import multiprocessing
 import os
 import random
 import sys
+import tempfile
 import time
-from typing import Callable, Dict, Iterator, List, Sequence, TextIO, Tuple
+from typing import (Callable, Dict, Iterable, Iterator, List, NamedTuple,
+                    Optional, Sequence, Tuple)
 
-import tensorflow as tf
 import tqdm
 
+import official_albert
 from official_albert import errors, io_utils
-from official_albert.data import sop_instances, tokenization
+from official_albert.data import (seed_reader, sop_instances, tfrecord_io,
+                                  tokenization)
 
 # Documents handed to the worker pool at a time, per worker: enough to keep
 # workers busy, few enough that the corpus is never all in memory.
@@ -62,13 +65,8 @@ _builder = None  # InstanceBuilder
 _args = None  # the parsed flags
 
 
-def _files(pattern: str) -> List[str]:
-  """The files (not directories) a glob matches, local or a URL."""
-  return [p for p in tf.io.gfile.glob(pattern) if not tf.io.gfile.isdir(p)]
-
-
 def input_files(patterns: Sequence[str],
-                match: Callable[[str], List[str]] = _files
+                match: Callable[[str], List[str]] = io_utils.glob_files
                 ) -> List[str]:
   """Expands globs in order, each sorted.
 
@@ -90,41 +88,27 @@ def input_files(patterns: Sequence[str],
   return files
 
 
-def file_documents(f: TextIO, path: str) -> Iterator[List[str]]:
-  """Streams documents (lists of sentence lines) from one open text file.
-
-  Args:
-    f: the seed-format file `path`, opened as UTF-8 text.
-    path: its name, for the error message.
-
-  Raises:
-    errors.UserError: the file is not UTF-8 text.
-  """
-  document = []
-  try:
-    for line in f:
-      line = line.strip()
-      if line:
-        document.append(line)
-      elif document:
-        yield document
-        document = []
-  except UnicodeDecodeError as e:
-    errors.fail(f"--input_file {path!r} is not UTF-8 text ({e}); convert it "
-                "or pass seed-format text from prepare_corpus")
-  if document:
-    yield document
-
-
-def read_documents(paths: Sequence[str]) -> Iterator[List[str]]:
+def read_documents(paths: Sequence[str], max_seq_length: int,
+                   stats: Optional[List[seed_reader.FileStats]] = None
+                   ) -> Iterator[List[str]]:
   """Streams documents from seed-format files (local or URLs), in order.
 
+  Args:
+    paths: the input files.
+    max_seq_length: --max_seq_length, for the long-line warning.
+    stats: if given, one `seed_reader.FileStats` per file is appended to it
+      as the file is opened (complete once its documents are consumed).
+
   Raises:
-    errors.UserError: a file is not UTF-8 text.
+    errors.UserError: a file is gzip-compressed or not UTF-8 text.
   """
   for path in paths:
-    with tf.io.gfile.GFile(path) as f:
-      yield from file_documents(f, path)
+    file_stats = seed_reader.FileStats(
+        path, seed_reader.LONG_LINE_FACTOR * max_seq_length)
+    if stats is not None:
+      stats.append(file_stats)
+    with io_utils.open_file(path, "rb") as f:
+      yield from seed_reader.file_documents(f, file_stats)
 
 
 def load_tokenizer(sp_model_file: str, do_lower_case: bool
@@ -157,17 +141,25 @@ def _init_worker(args: argparse.Namespace) -> None:
   _args = args
 
 
+class DocumentRecords(NamedTuple):
+  """One document's output.
+
+  Attributes:
+    records: (serialized tf.train.Example, number of non-pad tokens) per
+      instance, dupe rounds in order.
+    lines_without_pieces: sentence lines that tokenized to nothing (skipped).
+  """
+  records: List[Tuple[bytes, int]]
+  lines_without_pieces: int
+
+
 def document_records(builder: sop_instances.InstanceBuilder,
                      args: argparse.Namespace, index: int,
-                     sentences: Sequence[str]) -> List[Tuple[bytes, int]]:
+                     sentences: Sequence[str]) -> DocumentRecords:
   """Tokenizes document number `index` and builds its instances of all rounds.
 
   Round r draws from `random.Random(f"{random_seed}:{index}:{r}")`, so the
   result depends only on the flags, `index` and `sentences`.
-
-  Returns:
-    (serialized tf.train.Example, number of non-pad tokens) per instance,
-    rounds in order.
   """
   encoded = [builder.tokenizer.encode(s) for s in sentences]
   document = [ids for ids in encoded if ids]
@@ -175,21 +167,19 @@ def document_records(builder: sop_instances.InstanceBuilder,
   for r in range(args.dupe_factor):
     rng = random.Random(f"{args.random_seed}:{index}:{r}")
     for inst in builder.document_instances(document, rng):
-      # Deterministic serialization orders the feature map by key.
-      example = to_example(inst, args.max_seq_length,
-                           args.max_predictions_per_seq)
-      records.append((example.SerializeToString(deterministic=True),
+      records.append((encode_instance(inst, args.max_seq_length,
+                                      args.max_predictions_per_seq),
                       len(inst.input_ids)))
-  return records
+  return DocumentRecords(records, len(encoded) - len(document))
 
 
-def _document_records(task: Tuple[int, List[str]]) -> List[Tuple[bytes, int]]:
+def _document_records(task: Tuple[int, List[str]]) -> DocumentRecords:
   """`document_records` for (index, sentences) with the inherited builder."""
   return document_records(_builder, _args, *task)
 
 
 def _ordered_results(documents: Iterator[List[str]], num_workers: int
-                     ) -> Iterator[List[Tuple[bytes, int]]]:
+                     ) -> Iterator[DocumentRecords]:
   """Yields each document's records, in document order."""
   tasks = enumerate(documents)
   if num_workers == 1:
@@ -203,27 +193,29 @@ def _ordered_results(documents: Iterator[List[str]], num_workers: int
       yield from pool.imap(_document_records, batch, chunksize=8)
 
 
-def to_example(inst: sop_instances.Instance, max_seq_length: int,
-               max_predictions_per_seq: int) -> tf.train.Example:
-  """Pads an instance into the original's tf.train.Example features."""
-  def ints(values, size):
-    return tf.train.Feature(int64_list=tf.train.Int64List(
-        value=values + [0] * (size - len(values))))
+# Varints of all ids of vocabularies up to 64k pieces are precomputed.
+_ENCODER = tfrecord_io.ExampleEncoder(max_int=65535)
+
+
+def encode_instance(inst: sop_instances.Instance, max_seq_length: int,
+                    max_predictions_per_seq: int) -> bytes:
+  """Pads an instance into the original's tf.train.Example features and
+  serializes it (as `SerializeToString(deterministic=True)`)."""
+  def pad(values, size):
+    return values + [0] * (size - len(values))
 
   num_masked = len(inst.masked_lm_positions)
-  weights = [1.0] * num_masked + [0.0] * (max_predictions_per_seq - num_masked)
-  return tf.train.Example(features=tf.train.Features(feature={
-      "input_ids": ints(inst.input_ids, max_seq_length),
-      "input_mask": ints([1] * len(inst.input_ids), max_seq_length),
-      "segment_ids": ints(inst.segment_ids, max_seq_length),
-      "token_boundary": ints(inst.token_boundary, max_seq_length),
-      "masked_lm_positions": ints(inst.masked_lm_positions,
-                                  max_predictions_per_seq),
-      "masked_lm_ids": ints(inst.masked_lm_ids, max_predictions_per_seq),
-      "masked_lm_weights": tf.train.Feature(
-          float_list=tf.train.FloatList(value=weights)),
-      "next_sentence_labels": ints([inst.sop_label], 1),
-  }))
+  return _ENCODER.encode({
+      "input_ids": pad(inst.input_ids, max_seq_length),
+      "input_mask": pad([1] * len(inst.input_ids), max_seq_length),
+      "segment_ids": pad(inst.segment_ids, max_seq_length),
+      "token_boundary": pad(inst.token_boundary, max_seq_length),
+      "masked_lm_positions": pad(inst.masked_lm_positions,
+                                 max_predictions_per_seq),
+      "masked_lm_ids": pad(inst.masked_lm_ids, max_predictions_per_seq),
+      "masked_lm_weights": pad([1.0] * num_masked, max_predictions_per_seq),
+      "next_sentence_labels": [inst.sop_label],
+  }, floats=("masked_lm_weights",))
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -243,8 +235,8 @@ def check_args(args: argparse.Namespace) -> None:
     if not ok:
       errors.fail(message + "; fix the flag")
   out = args.output_dir
-  if tf.io.gfile.exists(out) and not (
-      tf.io.gfile.isdir(out) and not tf.io.gfile.listdir(out)):
+  if io_utils.exists(out) and not (
+      io_utils.isdir(out) and not io_utils.listdir(out)):
     errors.fail(f"--output_dir {args.output_dir!r} exists and is not an empty "
                 "directory; pass a new directory or remove it")
 
@@ -255,31 +247,102 @@ def shard_names(num_shards: int) -> List[str]:
           for k in range(num_shards)]
 
 
-def write_shuffled_shard(path: str, records: List[bytes], random_seed: int,
-                         shard: int) -> None:
-  """Shuffles shard `shard`'s records in place and writes them to `path`.
+# A shard with more record bytes than this is shuffled in buckets of about
+# this size, so that memory holds one bucket, whatever the corpus size.
+SHUFFLE_BUCKET_BYTES = 64 * 2**20
+
+
+def write_shuffled_shard(path: str, records: Iterable[bytes], shard_bytes: int,
+                         random_seed: int, shard: int,
+                         spill_dir: Optional[str] = None) -> None:
+  """Writes shard `shard`'s records to `path` in a seeded random order.
+
+  A shard of at most SHUFFLE_BUCKET_BYTES is shuffled whole. A larger one
+  gets the two-pass shuffle (Rao 1961; also a uniform permutation): each
+  record goes to one of `ceil(shard_bytes / SHUFFLE_BUCKET_BYTES)` buckets
+  drawn uniformly, then each bucket in turn is shuffled and appended. The
+  order depends only on the records, `random_seed` and `shard`, so the Beam
+  pipeline (buckets in memory) writes the same bytes as the local tool
+  (buckets spilled to files).
 
   Args:
     path: a local path or any URL tf.io supports (gs://...).
     records: the shard's serialized examples in (document, round) order.
-    random_seed: --random_seed; the shuffle draws from
+    shard_bytes: the sum of their lengths.
+    random_seed: --random_seed; every draw comes from
       `random.Random(f"{random_seed}:shard:{shard}")`.
     shard: the shard number k.
+    spill_dir: a local directory for bucket files; None keeps buckets in
+      memory.
   """
-  random.Random(f"{random_seed}:shard:{shard}").shuffle(records)
-  with tf.io.TFRecordWriter(path) as writer:
-    for record in records:
-      writer.write(record)
+  rng = random.Random(f"{random_seed}:shard:{shard}")
+  num_buckets = max(1, -(-shard_bytes // SHUFFLE_BUCKET_BYTES))
+  with io_utils.open_file(path, "wb") as out:
+    if num_buckets == 1:
+      records = list(records)
+      rng.shuffle(records)
+      for record in records:
+        tfrecord_io.write_record(out, record)
+      return
+    if spill_dir is None:
+      buckets = [[] for _ in range(num_buckets)]
+      for record in records:
+        buckets[rng.randrange(num_buckets)].append(record)
+      parts = iter(buckets)
+    else:
+      names = [os.path.join(spill_dir, f".bucket-{shard}-{b}")
+               for b in range(num_buckets)]
+      files = [open(n, "wb") for n in names]
+      for record in records:
+        tfrecord_io.write_record(files[rng.randrange(num_buckets)], record)
+      for f in files:
+        f.close()
+      parts = _spilled(names)
+    for bucket in parts:
+      rng.shuffle(bucket)
+      for record in bucket:
+        tfrecord_io.write_record(out, record)
 
 
-def metadata(args: argparse.Namespace, num_instances: int, num_tokens: int,
-             vocab_size: int) -> Dict:
-  """The metadata.json contents (counts, sizes, vocabulary, all flags)."""
-  with tf.io.gfile.GFile(args.sp_model_file, "rb") as f:
+def _spilled(names: Sequence[str]) -> Iterator[List[bytes]]:
+  """The records of each bucket file, one file in memory at a time; each
+  file is removed once read."""
+  for name in names:
+    with open(name, "rb") as f:
+      bucket = list(tfrecord_io.read_records(f))
+    os.remove(name)
+    yield bucket
+
+
+def count_metadata(num_instances: int, num_tokens: int,
+                   inputs: Sequence[seed_reader.FileStats],
+                   lines_without_pieces: int,
+                   documents_without_instances: int) -> Dict:
+  """The metadata.json entries known only once all documents are read.
+
+  Every input file's size, sha256 and repairs (`seed_reader.FileStats`), the
+  skipped lines by reason, the documents that gave no instance (a single
+  word or token), and the instance and non-pad token counts.
+  """
+  return {
+      "inputs": [s.to_json() for s in inputs],
+      "skipped_lines": {
+          "nul_bytes_only": sum(s.nul_only_lines for s in inputs),
+          "no_pieces": lines_without_pieces},
+      "documents_without_instances": documents_without_instances,
+      "num_instances": num_instances, "num_tokens": num_tokens}
+
+
+def metadata(args: argparse.Namespace, vocab_size: int, counts: Dict) -> Dict:
+  """The metadata.json contents: the tool and its version, `counts` (from
+  `count_metadata`), sizes, the vocabulary and its sha256, all flags."""
+  with io_utils.open_file(args.sp_model_file, "rb") as f:
     sha256 = hashlib.sha256(f.read()).hexdigest()
   return {
-      "format": "albert_pretraining", "num_instances": num_instances,
-      "num_tokens": num_tokens, "max_seq_length": args.max_seq_length,
+      "format": "albert_pretraining",
+      "tool": {"name": "official_albert.data.create_pretraining_data",
+               "version": official_albert.__version__},
+      **counts, "max_seq_length": args.max_seq_length,
       "max_predictions_per_seq": args.max_predictions_per_seq,
       "vocab_size": vocab_size,
       "sp_model_file": (args.sp_model_file if io_utils.is_url(
@@ -304,17 +367,28 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
   _init_worker(args)
   names = shard_names(args.num_shards)
   num_docs = num_instances = num_tokens = 0
+  no_pieces = no_instances = 0
+  stats = []
   start = time.time()
-  with io_utils.atomic_path(args.output_dir) as tmp_dir:
-    tf.io.gfile.makedirs(tmp_dir)
-    results = _ordered_results(read_documents(files), args.num_workers)
-    unshuffled = [os.path.join(tmp_dir, "." + n) for n in names]
-    writers = [tf.io.TFRecordWriter(p) for p in unshuffled]
-    for records in tqdm.tqdm(results, unit="doc", file=sys.stderr,
-                             mininterval=1.0, desc="documents"):
+  with io_utils.atomic_path(args.output_dir) as tmp_dir, \
+      tempfile.TemporaryDirectory() as local_tmp:
+    io_utils.makedirs(tmp_dir)
+    # Shuffle buckets spill beside the output, or locally for a URL output.
+    spill_dir = local_tmp if io_utils.is_url(tmp_dir) else tmp_dir
+    results = _ordered_results(
+        read_documents(files, args.max_seq_length, stats), args.num_workers)
+    unshuffled = [io_utils.join(tmp_dir, "." + n) for n in names]
+    writers = [io_utils.open_file(p, "wb") for p in unshuffled]
+    shard_bytes = [0] * args.num_shards
+    for records, skipped in tqdm.tqdm(results, unit="doc", file=sys.stderr,
+                                      mininterval=1.0, desc="documents"):
       num_docs += 1
+      no_pieces += skipped
+      no_instances += not records
       for record, length in records:
-        writers[num_instances % args.num_shards].write(record)
+        k = num_instances % args.num_shards
+        tfrecord_io.write_record(writers[k], record)
+        shard_bytes[k] += len(record)
         num_instances += 1
         num_tokens += length
     for writer in writers:
@@ -323,14 +397,15 @@ def create_pretraining_data(args: argparse.Namespace) -> Dict:
       errors.fail(f"no instances from {files} ({num_docs} documents); pass "
                   "seed-format text with sentences of at least two words")
     for k, name in enumerate(names):
-      # One shard in memory at a time.
-      records = list(tf.data.TFRecordDataset(unshuffled[k]).as_numpy_iterator())
-      write_shuffled_shard(os.path.join(tmp_dir, name), records,
-                           args.random_seed, k)
-      tf.io.gfile.remove(unshuffled[k])
-    meta = metadata(args, num_instances, num_tokens,
-                    _builder.tokenizer.vocab_size)
-    with tf.io.gfile.GFile(os.path.join(tmp_dir, "metadata.json"), "w") as f:
+      # At most one shuffle bucket in memory at a time.
+      with io_utils.open_file(unshuffled[k], "rb") as f:
+        write_shuffled_shard(io_utils.join(tmp_dir, name),
+                             tfrecord_io.read_records(f), shard_bytes[k],
+                             args.random_seed, k, spill_dir=spill_dir)
+      io_utils.remove(unshuffled[k])
+    meta = metadata(args, _builder.tokenizer.vocab_size, count_metadata(
+        num_instances, num_tokens, stats, no_pieces, no_instances))
+    with io_utils.open_file(io_utils.join(tmp_dir, "metadata.json"), "w") as f:
       json.dump(meta, f, indent=2)
   seconds = time.time() - start
   print(f"wrote {num_instances} instances from {num_docs} documents to "

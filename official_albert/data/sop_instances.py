@@ -26,7 +26,7 @@ seeds one per (seed, document, dupe round) gets reproducible output.
 import dataclasses
 import random
 import string
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from official_albert.data import tokenization
 
@@ -199,9 +199,8 @@ class InstanceBuilder:
     budget = min(self.max_predictions_per_seq,
                  max(1, round(length * self.masked_lm_prob)))
     starts = [(seg, w) for seg in words for w in range(len(seg))]
-    rng.shuffle(starts)
     spans, covered, count = [], set(), 0
-    for seg, w in starts:
+    for seg, w in _random_order(starts, rng):
       if count >= budget:
         break
       fits = min(len(self.ngram_weights), len(seg) - w)
@@ -227,13 +226,38 @@ class InstanceBuilder:
     return self.random_ids[rng.randrange(len(self.random_ids))]
 
 
+def _random_order(items: List, rng: random.Random) -> Iterator:
+  """Yields `items` (reordered in place) in a uniformly random order.
+
+  A Fisher-Yates shuffle run lazily: masking needs only the first few of an
+  instance's ~100 word starts, and shuffling them all was a sixth of the
+  data creation time.
+  """
+  for i in range(len(items) - 1, -1, -1):
+    j = int(rng.random() * (i + 1))
+    items[i], items[j] = items[j], items[i]
+    yield items[i]
+
+
 def truncate_seq_pair(a: List[int], b: List[int], max_tokens: int,
                       rng: random.Random) -> None:
-  """Trims the longer of `a`, `b` one token at a time, front or back at
-  random, until they hold at most `max_tokens` together (in place)."""
-  while len(a) + len(b) > max_tokens:
-    longer = a if len(a) > len(b) else b
+  """Trims the longer of `a`, `b` until they hold at most `max_tokens`
+  together (in place), as the original: one token at a time, from the front
+  or the back at random.
+
+  The one-at-a-time choices are drawn as the original draws them (so the
+  output is the same), but only counted; each list is then cut once. Time is
+  linear in the removed tokens: the original's `del longer[0]` made a
+  200,000-word line quadratic.
+  """
+  lengths = [len(a), len(b)]
+  front, back = [0, 0], [0, 0]
+  while lengths[0] + lengths[1] > max_tokens:
+    longer = 0 if lengths[0] > lengths[1] else 1
     if rng.random() < 0.5:
-      del longer[0]
+      front[longer] += 1
     else:
-      longer.pop()
+      back[longer] += 1
+    lengths[longer] -= 1
+  for k, tokens in enumerate((a, b)):
+    tokens[:] = tokens[front[k]:front[k] + lengths[k]]

@@ -11,7 +11,8 @@ import unicodedata
 from typing import Dict, List, Optional, Sequence
 
 import sentencepiece as spm
-import tensorflow as tf
+
+from official_albert import io_utils
 
 PAD, UNK, CLS, SEP, MASK = "<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"
 SPIECE_UNDERLINE = "\u2581"
@@ -29,8 +30,9 @@ def preprocess_text(text: str, lower_case: bool = True) -> str:
   """
   text = " ".join(text.strip().split())
   text = text.replace("``", '"').replace("''", '"')
-  text = unicodedata.normalize("NFKD", text)
-  text = "".join(c for c in text if not unicodedata.combining(c))
+  if not text.isascii():  # NFKD leaves ASCII as it is, with no marks
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
   return text.lower() if lower_case else text
 
 
@@ -49,13 +51,13 @@ class AlbertTokenizer:
   """
 
   def __init__(self, model_path: str, lower_case: bool = True):
-    if not tf.io.gfile.exists(model_path) or tf.io.gfile.isdir(model_path):
+    if not io_utils.exists(model_path) or io_utils.isdir(model_path):
       raise FileNotFoundError(
           f"SentencePiece model {model_path!r} not found; train one with "
           "`python -m official_albert.data.train_vocab` or pass the right path")
     self.model_path = model_path
     self.lower_case = lower_case
-    with tf.io.gfile.GFile(model_path, "rb") as f:
+    with io_utils.open_file(model_path, "rb") as f:
       self.sp = spm.SentencePieceProcessor(model_proto=f.read())
     ids = {piece: self.sp.piece_to_id(piece)
            for piece in (PAD, UNK, CLS, SEP, MASK)}
