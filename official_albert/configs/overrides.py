@@ -26,6 +26,7 @@ from official.modeling import hyperparams
 from official.modeling.hyperparams import params_dict
 
 from official_albert import errors
+from official_albert.training import seeding
 
 
 class SafeLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
@@ -222,6 +223,7 @@ def parse_configuration(experiment: str, config_files: Optional[List[str]],
     config_files: YAML files applied in order.
     params_override: the `--params_override` string, applied last.
     tpu: the `--tpu` address, stored in `runtime.tpu` when given.
+    `task.seed`, when set, also seeds the data configs (`seeding`).
 
   Returns:
     The locked `ExperimentConfig`.
@@ -236,6 +238,7 @@ def parse_configuration(experiment: str, config_files: Optional[List[str]],
                  "--params_override")
   if tpu:
     params.override({"runtime": {"tpu": tpu}}, is_strict=True)
+  seeding.seed_data_configs(params)
   try:
     params.validate()
   except (KeyError, ValueError, AttributeError) as e:
