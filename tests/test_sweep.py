@@ -1,0 +1,223 @@
+"""The sweep command end to end, on the bundled SST-2 slice with a tiny ALBERT.
+
+* A real sweep (2 good points x 2 seeds, and one point whose runs crash):
+  killed after its first point and started again, it does not rerun the
+  finished point; the report (summary.csv/md, plot, HParams summaries) is
+  checked against the runs' own metrics.json and best-checkpoint info.json.
+* Same seed, same metrics: a seed run repeated in-process by train.py equals
+  the sweep's subprocess run; another seed differs.
+* Two sweep processes on one SQLite storage share the points.
+* Bad input: one line, exit status 2, no run started.
+"""
+
+import csv
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import tensorflow as tf
+
+import sst2_slice
+import train
+from official_albert.errors import UserError
+from official_albert.sweep import objective
+from official_albert.sweep import runner
+from official_albert.tools import sweep
+
+EXPERIMENT = "albert/sentence_prediction"
+DROPOUT = "task.model.dropout_rate"
+LR = "trainer.optimizer_config.learning_rate.polynomial.initial_learning_rate"
+
+
+@pytest.fixture(scope="module")
+def sst2(test_data, tmp_path_factory):
+  root = tmp_path_factory.mktemp("sst2")
+  return sst2_slice.config_files(sst2_slice.make_records(test_data, root),
+                                 root)
+
+
+def _flags(files, sweep_dir, *extra):
+  return ([f"--experiment={EXPERIMENT}", f"--sweep_dir={sweep_dir}"]
+          + [f"--config_file={f}" for f in files] + list(extra))
+
+
+def _start(args):
+  return subprocess.Popen(
+      [sys.executable, "-m", "official_albert.tools.sweep"] + args,
+      cwd=sst2_slice.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      text=True, start_new_session=True)
+
+
+def _finish(proc, timeout=600):
+  out, _ = proc.communicate(timeout=timeout)
+  assert proc.returncode == 0, out[-4000:]
+  return out
+
+
+def _summary(sweep_dir):
+  with open(sweep_dir / "summary.csv", encoding="utf-8") as f:
+    return list(csv.DictReader(f))
+
+
+def _wait_for_first_point(sweep_dir, proc, timeout=300):
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if (sweep_dir / "summary.csv").exists() and any(
+        r["state"] == "COMPLETE" for r in _summary(sweep_dir)):
+      return
+    assert proc.poll() is None, proc.communicate()[0][-4000:]
+    time.sleep(0.5)
+  pytest.fail("no point finished in time")
+
+
+def _events(directory):
+  """(tag, plugin name) of every summary value in the event files there."""
+  found = set()
+  for path in tf.io.gfile.glob(os.path.join(directory, "events.out.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        found.add((value.tag, value.metadata.plugin_data.plugin_name))
+  return found
+
+
+def test_sweep_end_to_end_with_kill_and_resume(tmp_path, sst2):
+  sweep_dir = tmp_path / "sweep"
+  args = _flags(sst2, sweep_dir, f"--grid={DROPOUT}=0.0,0.1,1.5",
+                "--seeds=2")
+  first = _start(args + ["--parallel=1"])
+  _wait_for_first_point(sweep_dir, first)
+  os.killpg(first.pid, signal.SIGKILL)  # The sweep and its train.py.
+  first.wait()
+  done = {p: os.stat(p / "metrics.json").st_mtime_ns
+          for p in sweep_dir.glob("trial-*") if (p / "metrics.json").exists()}
+  assert len(done) >= 2  # Both seeds of the first point.
+  _finish(_start(args + ["--parallel=2"]))
+  for path, mtime in done.items():  # Not run again.
+    assert os.stat(path / "metrics.json").st_mtime_ns == mtime
+
+  rows = _summary(sweep_dir)
+  assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE", "FAIL"]
+  assert rows[2][DROPOUT] == "1.5"
+  assert "ValueError: Invalid value 1.5 received for `rate`" in (
+      rows[2]["error"])
+  medians = [float(r["median"]) for r in rows[:2]]
+  assert medians == sorted(medians, reverse=True)  # Best first.
+  for row in rows[:2]:
+    runs = [sweep_dir / f"trial-{int(row['trial']):04d}-seed{s}"
+            for s in (1, 2)]
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in runs]
+    accuracies = [m["accuracy"] for m in metrics]
+    assert [float(row["seed1"]), float(row["seed2"])] == pytest.approx(
+        accuracies)
+    assert float(row["median"]) == pytest.approx(
+        statistics.median(accuracies))
+    best = runs[int(row["best_seed"]) - 1] / objective.BEST_SUBDIR
+    info = json.loads((best / "info.json").read_text())
+    assert int(row["best_step"]) == info["best_ckpt_global_step"] in (4, 8)
+    assert ("sweep/accuracy", "scalars") in _events(runs[0])
+    assert ("_hparams_/session_start_info", "hparams") in _events(runs[0])
+  assert ("_hparams_/experiment", "hparams") in _events(sweep_dir)
+  md = (sweep_dir / "summary.md").read_text()
+  assert "| 1 |" in md and "fail: seed 1: ValueError" in md
+  assert (sweep_dir / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  study = optuna.load_study(study_name="sweep",
+                            storage=f"sqlite:///{sweep_dir}/study.db")
+  # Killed trial left RUNNING; its point ran again in a new trial.
+  states = sorted(t.state.name for t in study.trials)
+  assert states.count("COMPLETE") == 2 and states.count("FAIL") == 1
+
+  # Same seed, same metrics (train.py in this process against the sweep's
+  # subprocess); the other seed of the point differs.
+  trial_dir = sweep_dir / f"trial-{int(rows[0]['trial']):04d}-seed1"
+  again = tmp_path / "again"
+  train.run(EXPERIMENT, "train_and_eval", str(again),
+            sst2 + [str(trial_dir / runner.RUN_CONFIG)], "")
+  ours = json.loads((again / "metrics.json").read_text())
+  theirs = json.loads((trial_dir / "metrics.json").read_text())
+  assert ours == theirs
+  other = json.loads((trial_dir.parent / trial_dir.name.replace(
+      "seed1", "seed2") / "metrics.json").read_text())
+  assert other["validation_loss"] != theirs["validation_loss"]
+
+
+def test_two_processes_share_one_storage(tmp_path, sst2):
+  storage = f"sqlite:///{tmp_path / 'shared.db'}"
+  common = [f"--grid={LR}=1e-3,2e-3,3e-3", f"--storage={storage}",
+            "--study_name=shared"]
+  procs = [_start(_flags(sst2, tmp_path / name, *common))
+           for name in ("a", "b")]
+  for proc in procs:
+    _finish(proc)
+  study = optuna.load_study(study_name="shared", storage=storage)
+  complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+  assert sorted(t.params[LR] for t in complete) == [1e-3, 2e-3, 3e-3]
+  ran = {name: sorted(p.name for p in (tmp_path / name).glob("trial-*"))
+         for name in ("a", "b")}
+  assert ran["a"] and ran["b"]  # Each process ran points...
+  assert not set(ran["a"]) & set(ran["b"])  # ...different ones.
+
+
+def _run(files, tmp_path, *extra):
+  return sweep.run(_flags(files, tmp_path / "s", *extra))
+
+
+@pytest.mark.parametrize("extra, message", [
+    ((f"--grid={DROPOUT}x=0.1,0.2",), "unknown config key 'task.model."
+     "dropout_ratex' in --grid .*did you mean 'task.model.dropout_rate'"),
+    (("--grid=trainer.train_steps=10,abc",), "'trainer.train_steps' in "
+     "--grid trainer.train_steps expects int, got 'abc'"),
+    (("--search=trainer.train_steps=uniform:1:10", "--trials=2"),
+     "expects int, got 1.0"),
+    ((f"--search={LR}=loguniform:1e-5", "--trials=2"), "malformed range"),
+    ((f"--search={LR}=loguniform:0:1", "--trials=2"), "need 0 < LOW < HIGH"),
+    ((f"--search={LR}=uniform:2e-5:1e-5", "--trials=2"), "need LOW < HIGH"),
+    ((f"--search={LR}=normal:0:1", "--trials=2"), "unknown distribution"),
+    ((f"--search={LR}=uniform:1e-5:2e-5",), "needs --trials"),
+    ((f"--grid={LR}=1e-5", "--search=trainer.train_steps=int:1:9"),
+     "one of the two"),
+    (("--grid=task.seed=1,2",), "use --seeds"),
+    ((f"--grid={LR}=1e-5", "--metric=f1"), "metric 'f1' is not reported"),
+    ((f"--grid={LR}=1e-5", "--storage=sqlite:////no/such/dir/x.db"),
+     "cannot open --storage"),
+    ((f"--grid={LR}=1e-5", "--storage=nosuchdb://host/db"),
+     "cannot open --storage"),
+])
+def test_bad_input_fails_before_any_trial(tmp_path, sst2, extra, message):
+  with pytest.raises(UserError, match=message):
+    _run(sst2, tmp_path, *extra)
+  assert not list(tmp_path.glob("s/trial-*"))
+
+
+def test_bad_input_on_the_command_line_is_one_line_and_exit_2(tmp_path, sst2):
+  result = subprocess.run(
+      [sys.executable, "-m", "official_albert.tools.sweep"]
+      + _flags(sst2, tmp_path / "s", "--grid=task.model.dropout_rat=0.1"),
+      cwd=sst2_slice.REPO, capture_output=True, text=True, check=False)
+  assert result.returncode == 2
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: unknown config key 'task.model.dropout_rat'")
+
+
+def test_nan_or_infinite_metric_fails_the_run(tmp_path):
+  for value in ("NaN", "Infinity"):
+    (tmp_path / "metrics.json").write_text(f'{{"accuracy": {value}}}')
+    with pytest.raises(UserError, match="metric accuracy is"):
+      objective.read_result(str(tmp_path), "accuracy")
+  (tmp_path / "metrics.json").write_text('{"accuracy": 0.5}')
+  assert objective.read_result(str(tmp_path), "accuracy") == (0.5, None)
+
+
+def test_resuming_with_other_flags_is_refused(tmp_path, sst2):
+  sweep_dir = tmp_path / "s"
+  sweep_dir.mkdir()
+  storage = sweep.open_storage(f"sqlite:///{sweep_dir}/study.db")
+  study = optuna.create_study(storage=storage, study_name="sweep")
+  study.set_user_attr("sweep", {"metric": "accuracy", "seeds": 5})
+  with pytest.raises(UserError, match="was started with other"):
+    _run(sst2, tmp_path, f"--grid={LR}=1e-5")
