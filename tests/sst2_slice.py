@@ -43,6 +43,8 @@ def config_files(records: pathlib.Path, root: pathlib.Path,
       "      vocab_size: 8000\n      embedding_size: 16\n"
       "      hidden_size: 32\n      num_hidden_layers: 2\n"
       "      num_attention_heads: 2\n      intermediate_size: 64\n"
+      "      hidden_dropout_prob: 0.1\n"
+      "      attention_probs_dropout_prob: 0.1\n"
       f"  train_data: {{input_path: {records}/train.tfrecord, "
       "global_batch_size: 16, seq_length: 64}\n"
       f"  validation_data: {{input_path: {records}/dev.tfrecord, "

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import optuna
 import pytest
 import tensorflow as tf
@@ -138,12 +139,27 @@ def test_sweep_end_to_end_with_kill_and_resume(tmp_path, sst2):
   again = tmp_path / "again"
   train.run(EXPERIMENT, "train_and_eval", str(again),
             sst2 + [str(trial_dir / runner.RUN_CONFIG)], "")
-  ours = json.loads((again / "metrics.json").read_text())
-  theirs = json.loads((trial_dir / "metrics.json").read_text())
-  assert ours == theirs
-  other = json.loads((trial_dir.parent / trial_dir.name.replace(
-      "seed1", "seed2") / "metrics.json").read_text())
-  assert other["validation_loss"] != theirs["validation_loss"]
+  other_dir = sweep_dir / trial_dir.name.replace("seed1", "seed2")
+  metrics = {d: json.loads((d / "metrics.json").read_text())
+             for d in (again, trial_dir, other_dir)}
+  assert metrics[again] == metrics[trial_dir]
+  assert (metrics[other_dir]["validation_loss"]
+          != metrics[trial_dir]["validation_loss"])
+  weights = {d: _weights(d) for d in (again, trial_dir, other_dir)}
+  assert weights[again].keys() == weights[trial_dir].keys()
+  for name, value in weights[trial_dir].items():
+    np.testing.assert_array_equal(weights[again][name], value)
+  assert any(not np.array_equal(weights[other_dir][n], v)
+             for n, v in weights[trial_dir].items())
+
+
+def _weights(model_dir):
+  """The model's variables in the latest checkpoint of `model_dir`."""
+  reader = tf.train.load_checkpoint(str(model_dir))
+  names = [n for n in reader.get_variable_to_shape_map()
+           if n.startswith("model/") and "OPTIMIZER_SLOT" not in n]
+  assert names
+  return {n: reader.get_tensor(n) for n in names}
 
 
 def test_two_processes_share_one_storage(tmp_path, sst2):
