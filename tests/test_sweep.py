@@ -90,11 +90,12 @@ def _events(directory):
 def test_sweep_end_to_end_with_kill_and_resume(tmp_path, sst2):
   sweep_dir = tmp_path / "sweep"
   args = _flags(sst2, sweep_dir, f"--grid={DROPOUT}=0.0,0.1,1.5",
-                "--seeds=2")
+                "--seeds=2", "--heartbeat_s=1")
   first = _start(args + ["--parallel=1"])
   _wait_for_first_point(sweep_dir, first)
   os.killpg(first.pid, signal.SIGKILL)  # The sweep and its train.py.
   first.wait()
+  time.sleep(2.5)  # Its heartbeat (1 s) goes stale after 2 s.
   done = {p: os.stat(p / "metrics.json").st_mtime_ns
           for p in sweep_dir.glob("trial-*") if (p / "metrics.json").exists()}
   assert len(done) >= 2  # Both seeds of the first point.
@@ -129,9 +130,14 @@ def test_sweep_end_to_end_with_kill_and_resume(tmp_path, sst2):
   assert (sweep_dir / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   study = optuna.load_study(study_name="sweep",
                             storage=f"sqlite:///{sweep_dir}/study.db")
-  # Killed trial left RUNNING; its point ran again in a new trial.
-  states = sorted(t.state.name for t in study.trials)
-  assert states.count("COMPLETE") == 2 and states.count("FAIL") == 1
+  # The killed trial was failed as stale and its point run again.
+  states = [t.state.name for t in study.trials]
+  assert states.count("COMPLETE") == 2 and "RUNNING" not in states
+  killed = [t for t in study.trials
+            if t.state.name == "FAIL" and "error" not in t.user_attrs]
+  assert len(killed) == 1
+  assert killed[0].params[DROPOUT] in (float(rows[0][DROPOUT]),
+                                       float(rows[1][DROPOUT]))
 
   # Same seed, same metrics (train.py in this process against the sweep's
   # subprocess); the other seed of the point differs.

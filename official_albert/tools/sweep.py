@@ -33,7 +33,8 @@ import argparse
 import os
 import sys
 import threading
-from typing import Any, Dict, List, Optional
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
 
 import optuna
 from tqdm import tqdm
@@ -72,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
   parser.add_argument("--storage", help="default: sqlite:///SWEEP_DIR/"
                       + DB_FILE)
   parser.add_argument("--study_name", default="sweep")
+  parser.add_argument("--heartbeat_s", type=int, default=60,
+                      help="a running point whose process sent no heartbeat "
+                      "for twice this long was killed; it runs again")
   parser.add_argument("--mode", default="train_and_eval",
                       help="train.py --mode; must evaluate")
   return parser
@@ -85,7 +89,8 @@ def _check_flags(args) -> List[space.Dimension]:
     errors.fail("--search needs --trials N (N >= 1 points to try)")
   if args.grid and args.trials is not None:
     errors.fail("--trials applies to --search; a --grid runs every point")
-  for flag, value in (("--seeds", args.seeds), ("--parallel", args.parallel)):
+  for flag, value in (("--seeds", args.seeds), ("--parallel", args.parallel),
+                      ("--heartbeat_s", args.heartbeat_s)):
     if value < 1:
       errors.fail(f"{flag} must be at least 1, got {value}")
   if "eval" not in args.mode:
@@ -107,18 +112,28 @@ def _metric(args, params) -> str:
   return metric
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
+def open_storage(url: str, heartbeat_s: int = 60
+                 ) -> optuna.storages.RDBStorage:
   """Opens (and creates if needed) an Optuna RDB storage.
+
+  Running trials send a heartbeat every `heartbeat_s` seconds; one silent for
+  twice that is failed as stale (its process was killed) and queued again
+  with the same point (Optuna's `RetryHeartbeatStaleTrialCallback`).
 
   Raises:
     UserError: when the URL cannot be opened.
   """
-  kwargs = {}
+  kwargs = {"heartbeat_interval": heartbeat_s,
+            "grace_period": 2 * heartbeat_s}
   if url.startswith("sqlite"):
     # Several processes on one SQLite file wait for the lock, not fail.
     kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
   try:
-    return optuna.storages.RDBStorage(url, **kwargs)
+    with warnings.catch_warnings():  # Heartbeats are "experimental" (v2.8+).
+      warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+      kwargs["heartbeat_stale_trial_callback"] = (
+          optuna.storages.RetryHeartbeatStaleTrialCallback())
+      return optuna.storages.RDBStorage(url, **kwargs)
   except Exception as e:  # pylint: disable=broad-except  # Driver errors.
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
     errors.fail(f"cannot open --storage {url!r}: {first}; give a database "
@@ -146,14 +161,18 @@ def _study(args, storage, dimensions, definition: Dict[str, Any],
   return study
 
 
-def finished_points(study: optuna.Study, dimensions, seeds: int) -> int:
-  """Points whose latest trial completed or failed with a recorded error.
+def count_points(study: optuna.Study, dimensions,
+                 seeds: int) -> Tuple[int, int]:
+  """(finished, running) points.
 
-  A trial killed or interrupted (still RUNNING, or FAIL without an error
-  attribute) does not count: its point runs again.
+  Finished: the point's trial completed or failed with a recorded error. A
+  trial killed or interrupted (FAIL without an error attribute) does not
+  count: its point runs again. Running: being run now, here or by another
+  process on the storage.
   """
   table = report.rows(study, dimensions, seeds)
-  return sum(r["state"] == "COMPLETE" or bool(r["error"]) for r in table)
+  finished = sum(r["state"] == "COMPLETE" or bool(r["error"]) for r in table)
+  return finished, sum(r["state"] == "RUNNING" for r in table)
 
 
 def _retry_interrupted(study: optuna.Study, dimensions) -> None:
@@ -184,8 +203,9 @@ def run(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
                else objective.default_direction(metric))
   sweep_dir = os.path.abspath(args.sweep_dir)
   os.makedirs(sweep_dir, exist_ok=True)
-  storage = open_storage(args.storage
-                         or f"sqlite:///{os.path.join(sweep_dir, DB_FILE)}")
+  storage = open_storage(
+      args.storage or f"sqlite:///{os.path.join(sweep_dir, DB_FILE)}",
+      args.heartbeat_s)
   definition = {"experiment": args.experiment,
                 "config_file": args.config_file,
                 "params_override": args.params_override,
@@ -202,8 +222,9 @@ def run(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
       metric, direction, args.mode,
       on_run=lambda d, values, seed, value: report.write_hparams_session(
           d, values, seed, metric, value))
+  optuna.storages.fail_stale_trials(study)  # Killed runs are queued again.
   _retry_interrupted(study, dimensions)
-  done = finished_points(study, dimensions, args.seeds)
+  done, running = count_points(study, dimensions, args.seeds)
   lock = threading.Lock()
   bar = tqdm(total=total, initial=min(done, total), unit="point",
              desc="sweep", file=sys.stderr)
@@ -213,17 +234,26 @@ def run(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
       if trial.state.name == "FAIL":
         bar.write(f"trial {trial.number} failed: "
                   f"{trial.user_attrs.get('error', 'interrupted')}")
-      finished = finished_points(study, dimensions, args.seeds)
+      finished, running = count_points(study, dimensions, args.seeds)
       bar.update(max(0, min(finished, total) - bar.n))
       report.write_all(sweep_dir, study, dimensions, args.seeds, metric,
                        direction)
-      if finished >= total:
-        study.stop()  # --trials reached (a grid also stops itself).
+      if finished + running >= total:
+        study.stop()  # Every point is done or being run (maybe elsewhere).
 
-  if done < total:
-    study.optimize(objective_fn, n_trials=None, n_jobs=args.parallel,
-                   catch=(runner.TrialFailed,), callbacks=[after_trial])
+  if done + running < total:
+    try:
+      study.optimize(objective_fn, n_trials=None, n_jobs=args.parallel,
+                     catch=(runner.TrialFailed,), callbacks=[after_trial])
+    except KeyboardInterrupt:
+      bar.close()
+      errors.fail("interrupted; start the same command again to resume")
   bar.close()
+  done, running = count_points(study, dimensions, args.seeds)
+  if running:
+    print(f"{running} point(s) still running in another process, or killed "
+          f"less than {2 * args.heartbeat_s} s ago (start the sweep again "
+          "later to rerun those)")
   table = report.write_all(sweep_dir, study, dimensions, args.seeds, metric,
                            direction)
   print(f"summary: {os.path.join(sweep_dir, report.SUMMARY_MD)}")
