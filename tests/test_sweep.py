@@ -90,12 +90,12 @@ def _events(directory):
 def test_sweep_end_to_end_with_kill_and_resume(tmp_path, sst2):
   sweep_dir = tmp_path / "sweep"
   args = _flags(sst2, sweep_dir, f"--grid={DROPOUT}=0.0,0.1,1.5",
-                "--seeds=2", "--heartbeat_s=1")
+                "--seeds=2", "--heartbeat_s=2")
   first = _start(args + ["--parallel=1"])
   _wait_for_first_point(sweep_dir, first)
   os.killpg(first.pid, signal.SIGKILL)  # The sweep and its train.py.
   first.wait()
-  time.sleep(2.5)  # Its heartbeat (1 s) goes stale after 2 s.
+  time.sleep(4.5)  # Its heartbeat (every 2 s) is stale after 4 s.
   done = {p: os.stat(p / "metrics.json").st_mtime_ns
           for p in sweep_dir.glob("trial-*") if (p / "metrics.json").exists()}
   assert len(done) >= 2  # Both seeds of the first point.
@@ -243,3 +243,15 @@ def test_resuming_with_other_flags_is_refused(tmp_path, sst2):
   study.set_user_attr("sweep", {"metric": "accuracy", "seeds": 5})
   with pytest.raises(UserError, match="was started with other"):
     _run(sst2, tmp_path, f"--grid={LR}=1e-5")
+
+
+def test_error_line_of_a_failed_run():
+  crash = ("W0000 some log line\nTraceback (most recent call last):\n"
+           '  File "x.py", line 1, in <module>\n    f()\n'
+           "ValueError: Invalid value 1.5 received for `rate`\n"
+           "  In call to configurable 'create_trainer'\n")
+  assert runner.error_line(crash, 1) == (
+      "ValueError: Invalid value 1.5 received for `rate`")
+  assert runner.error_line("I0000 log\nerror: no input file matches\n",
+                           2) == "error: no input file matches"
+  assert runner.error_line("", -9) == "train.py exited with status -9"

@@ -43,11 +43,21 @@ def run_dir(sweep_dir: str, trial_number: int, seed: int) -> str:
 def error_line(stderr: str, returncode: int) -> str:
   """The line that says why a run failed.
 
-  Our commands end a user error with one `error: ...` line; a crash ends with
-  the exception's line after its traceback. Either is the last non-empty
-  line of stderr.
+  Our commands end a user error with one `error: ...` line. A crash prints a
+  traceback whose exception line is the first unindented line after
+  "Traceback (most recent call last):" (gin may add indented notes after
+  it). Otherwise the last line of stderr.
   """
-  lines = [l.strip() for l in stderr.splitlines() if l.strip()]
+  lines = [l.rstrip() for l in stderr.splitlines() if l.strip()]
+  for line in reversed(lines):
+    if line.startswith("error: "):
+      return line
+  head = "Traceback (most recent call last):"
+  if head in lines:
+    last = len(lines) - 1 - lines[::-1].index(head)
+    for line in lines[last + 1:]:
+      if not line[0].isspace():
+        return line
   return lines[-1] if lines else f"train.py exited with status {returncode}"
 
 

@@ -222,7 +222,9 @@ def run(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
       metric, direction, args.mode,
       on_run=lambda d, values, seed, value: report.write_hparams_session(
           d, values, seed, metric, value))
-  optuna.storages.fail_stale_trials(study)  # Killed runs are queued again.
+  with warnings.catch_warnings():  # "Experimental" since Optuna 2.9.
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    optuna.storages.fail_stale_trials(study)  # Killed runs: queued again.
   _retry_interrupted(study, dimensions)
   done, running = count_points(study, dimensions, args.seeds)
   lock = threading.Lock()
