@@ -245,7 +245,9 @@ def run(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
 
   if done + running < total:
     try:
-      study.optimize(objective_fn, n_trials=None, n_jobs=args.parallel,
+      # No more workers than points left: each would start a trial.
+      jobs = min(args.parallel, total - done - running)
+      study.optimize(objective_fn, n_trials=None, n_jobs=jobs,
                      catch=(runner.TrialFailed,), callbacks=[after_trial])
     except KeyboardInterrupt:
       bar.close()
