@@ -282,3 +282,21 @@ def test_error_line_of_a_failed_run():
   assert runner.error_line("I0000 log\nerror: no input file matches\n",
                            2) == "error: no input file matches"
   assert runner.error_line("", -9) == "train.py exited with status -9"
+
+
+def test_interrupted_points_are_queued_again_failed_ones_not():
+  dims = [space.parse_grid(f"{DROPOUT}=0.0,0.1,0.2")]
+  study = optuna.create_study()
+  dist = dims[0].distribution()
+  for value, attrs in ((0.0, {}), (0.1, {"error": "seed 1: error: bad"}),
+                       (0.2, {})):
+    study.add_trial(optuna.trial.create_trial(
+        state=optuna.trial.TrialState.FAIL, params={DROPOUT: value},
+        distributions={DROPOUT: dist}, user_attrs=attrs))
+  study.add_trial(optuna.trial.create_trial(  # 0.2 was then run again.
+      state=optuna.trial.TrialState.COMPLETE, value=0.5,
+      params={DROPOUT: 0.2}, distributions={DROPOUT: dist}))
+  sweep._retry_interrupted(study, dims)  # pylint: disable=protected-access
+  waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+  assert [t.system_attrs["fixed_params"] for t in waiting] == [{DROPOUT: 0.0}]
+  assert sweep.count_points(study, dims, 1) == (2, 0)

@@ -188,7 +188,7 @@ def _retry_interrupted(study: optuna.Study, dimensions) -> None:
       seen.add(point)
   for point, params in interrupted.items():
     if point not in seen:
-      study.enqueue_trial(params, skip_if_exists=True)
+      study.enqueue_trial(params)
 
 
 def run(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
