@@ -68,14 +68,18 @@ def _summary(sweep_dir):
     return list(csv.DictReader(f))
 
 
-def _wait_for_first_point(sweep_dir, proc, timeout=300):
+def _wait_for_next_point(sweep_dir, proc, timeout=600):
+  """Waits for a point to complete and the run of the next one to start."""
   deadline = time.time() + timeout
   while time.time() < deadline:
-    if (sweep_dir / "summary.csv").exists() and any(
-        r["state"] == "COMPLETE" for r in _summary(sweep_dir)):
-      return
     assert proc.poll() is None, proc.communicate()[0][-4000:]
-    time.sleep(0.5)
+    rows = (_summary(sweep_dir) if (sweep_dir / "summary.csv").exists()
+            else [])
+    if any(r["state"] == "COMPLETE" for r in rows):
+      following = 1 + max(int(r["trial"]) for r in rows)
+      if (sweep_dir / f"trial-{following:04d}-seed1" / "train.log").exists():
+        return
+    time.sleep(0.2)
   pytest.fail("no point finished in time")
 
 
@@ -94,7 +98,7 @@ def test_sweep_end_to_end_with_kill_and_resume(tmp_path, sst2):
   args = _flags(sst2, sweep_dir, f"--grid={DROPOUT}=0.0,0.1,1.5",
                 "--seeds=2", "--heartbeat_s=2")
   first = _start(args + ["--parallel=1"])
-  _wait_for_first_point(sweep_dir, first)
+  _wait_for_next_point(sweep_dir, first)
   os.killpg(first.pid, signal.SIGKILL)  # The sweep and its train.py.
   first.wait()
   time.sleep(4.5)  # Its heartbeat (every 2 s) is stale after 4 s.
