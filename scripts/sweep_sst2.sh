@@ -14,9 +14,9 @@ if [ ! -f "$INIT/checkpoint" ]; then
   exit 2
 fi
 if [ ! -f "$RECORDS/metadata.json" ]; then
-  echo "== SST-2 records: first 20,000 training sentences, the whole dev set"
+  echo "== SST-2 records: first 10,000 training sentences, the whole dev set"
   mkdir -p "$RECORDS/tsv"
-  head -n 20001 "$GLUE/train.tsv" > "$RECORDS/tsv/train.tsv"
+  head -n 10001 "$GLUE/train.tsv" > "$RECORDS/tsv/train.tsv"
   cp "$GLUE/dev.tsv" "$RECORDS/tsv/dev.tsv"
   python -m official_albert.data.create_finetuning_data --task sst-2 \
     --input_dir "$RECORDS/tsv" --sp_model_file assets/vocab/albert_demo_8k.model \
