@@ -38,6 +38,7 @@ from official_albert import tasks  # pylint: disable=unused-import
 from official_albert.configs import accelerators
 from official_albert.configs import overrides
 from official_albert.training import run_guard
+from official_albert.training import seeding
 from official_albert.training import trainer as trainer_lib
 
 FLAGS = flags.FLAGS
@@ -107,6 +108,7 @@ def _run(params, mode, model_dir, gin_files, gin_params):
   """Builds the task and trainer for `params` and runs `mode`."""
   if gin_files or gin_params:
     gin.parse_config_files_and_bindings(gin_files, gin_params)
+  seeding.set_global_seed(getattr(params.task, "seed", None))
   if params.runtime.mixed_precision_dtype:
     # runtime.loss_scale is applied by the task's optimizer (float16 only);
     # Model Garden's set_mixed_precision_policy rejects any loss_scale.

@@ -48,11 +48,10 @@ import time
 import numpy as np
 import tensorflow as tf
 import tf_keras
-import yaml
 from official.nlp.modeling import layers as mg_layers
 
 from official_albert import errors, io_utils
-from official_albert.configs import encoders
+from official_albert.configs import encoders, overrides
 from official_albert.data import tokenization, train_vocab
 from official_albert.modeling import albert, checkpoints, nystrom
 
@@ -232,7 +231,7 @@ def approximation_errors(args) -> dict:
         errors.fail(f"--trained_model_dir {args.trained_model_dir!r} has no "
                     "params.yaml; pass a model_dir written by train.py")
       with open(params_path, encoding="utf-8") as f:
-        task = yaml.safe_load(f)["task"]
+        task = overrides.safe_load(f)["task"]
       tokenizer = tokenization.AlbertTokenizer(
           str(REPO / task["sp_model_file"]))
       encoder = encoders.build_encoder(

@@ -11,6 +11,7 @@ warm-up, batch) are the YAML files under `experiments/glue` and
 """
 
 import dataclasses
+from typing import Optional
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
@@ -48,6 +49,8 @@ class SentencePredictionConfig(sentence_prediction.SentencePredictionConfig):
       "matthews_corrcoef" (CoLA) or "pearson_spearman_corr" (STS-B).
     train_data, validation_data: records from `create_finetuning_data`;
       `label_type` "float" for regression.
+    seed: one seed for initialisation, dropout and the input shuffle
+      (`official_albert.training.seeding`); None leaves them unseeded.
   """
   model: ClassifierModelConfig = dataclasses.field(
       default_factory=ClassifierModelConfig)
@@ -57,6 +60,7 @@ class SentencePredictionConfig(sentence_prediction.SentencePredictionConfig):
   validation_data: finetune_dataloader.FinetuneDataConfig = dataclasses.field(
       default_factory=lambda: finetune_dataloader.FinetuneDataConfig(
           is_training=False, drop_remainder=False))
+  seed: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -101,6 +105,7 @@ class SquadConfig(question_answering.QuestionAnsweringConfig):
     null_score_diff_threshold: v2.0 predicts no answer when the [CLS] span's
       score minus the best span's score is above this (0.0; the evaluation
       also reports the best threshold on the dev set).
+    seed: as for sentence prediction.
   """
   model: SpanModelConfig = dataclasses.field(default_factory=SpanModelConfig)
   train_data: SquadDataConfig = dataclasses.field(
@@ -108,6 +113,7 @@ class SquadConfig(question_answering.QuestionAnsweringConfig):
   validation_data: SquadDataConfig = dataclasses.field(
       default_factory=lambda: SquadDataConfig(
           is_training=False, drop_remainder=False))
+  seed: Optional[int] = None
 
 
 def _experiment(task: cfg.TaskConfig, learning_rate: float, train_steps: int,

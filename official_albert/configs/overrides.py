@@ -4,7 +4,9 @@ Same order and strictness as Model Garden's `train_utils.parse_configuration`
 (registered defaults, then each `--config_file` in order, then
 `--params_override`, then `validate()` and `lock()`), with three differences
 that turn silent mistakes into one-line errors:
-* YAML is read with `yaml.safe_load` only;
+* YAML is read with a `yaml.SafeLoader` that, like Model Garden's
+  `params_dict` loader, also reads exponent floats without a dot (`5e-5`,
+  `1E-5`, `3e-05`) as floats (YAML 1.1 reads them as strings);
 * an unknown key names the closest valid key;
 * a value must have the field's type (Model Garden would store the string
   "abc" in a float field; here an int is accepted for a float, nothing else
@@ -13,6 +15,7 @@ that turn silent mistakes into one-line errors:
 
 import difflib
 import os
+import re
 import typing
 from typing import Any, Dict, List, Optional
 
@@ -23,6 +26,37 @@ from official.modeling import hyperparams
 from official.modeling.hyperparams import params_dict
 
 from official_albert import errors
+from official_albert.training import seeding
+
+
+class SafeLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+  """`yaml.SafeLoader` that reads `5e-5`, `1E-5`, `3e-05`, `1.5e5` as floats.
+
+  YAML 1.1 (PyYAML) needs a dot and a signed exponent for a float, so
+  `yaml.safe_load("5e-5")` is the string "5e-5". Model Garden's
+  `params_dict` registers the same kind of resolver on `yaml.FullLoader`;
+  this one is added to a subclass so that nothing global changes and only
+  safe tags are constructed.
+  """
+
+
+SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+
+                    |[-+]?\.[0-9][0-9_]*[eE][-+]?[0-9]+)$""", re.X),
+    list("-+0123456789."))
+
+
+def safe_load(stream: Any) -> Any:
+  """`yaml.safe_load` with exponent floats (see `SafeLoader`).
+
+  Args:
+    stream: a YAML string or an open text file.
+
+  Raises:
+    yaml.YAMLError: if it is not YAML.
+  """
+  return yaml.load(stream, Loader=SafeLoader)  # nosec: a SafeLoader.
 
 
 def _registered_names(registry: Dict[str, Any], prefix: str = "") -> List[str]:
@@ -52,7 +86,7 @@ def get_experiment(name: str) -> cfg.ExperimentConfig:
 
 
 def load_yaml_file(path: str) -> Dict[str, Any]:
-  """Reads a YAML mapping with `yaml.safe_load`.
+  """Reads a YAML mapping with `safe_load` (exponent floats allowed).
 
   Raises:
     UserError: if the file is missing, not YAML, or not a mapping.
@@ -61,7 +95,7 @@ def load_yaml_file(path: str) -> Dict[str, Any]:
     errors.fail(f"config file {path!r} not found; check the --config_file path")
   with open(path, encoding="utf-8") as f:
     try:
-      data = yaml.safe_load(f)
+      data = safe_load(f)
     except yaml.YAMLError as e:
       errors.fail(f"config file {path!r} is not valid YAML: "
                   f"{str(e).splitlines()[0]}")
@@ -82,10 +116,10 @@ def parse_override(text: str) -> Dict[str, Any]:
   if not text:
     return {}
   try:
-    data = yaml.safe_load(params_dict.nested_csv_str_to_json_str(text))
+    data = safe_load(params_dict.nested_csv_str_to_json_str(text))
   except ValueError:
     try:
-      data = yaml.safe_load(text)
+      data = safe_load(text)
     except yaml.YAMLError:
       data = None
   if not isinstance(data, dict):
@@ -189,6 +223,7 @@ def parse_configuration(experiment: str, config_files: Optional[List[str]],
     config_files: YAML files applied in order.
     params_override: the `--params_override` string, applied last.
     tpu: the `--tpu` address, stored in `runtime.tpu` when given.
+    `task.seed`, when set, also seeds the data configs (`seeding`).
 
   Returns:
     The locked `ExperimentConfig`.
@@ -203,6 +238,7 @@ def parse_configuration(experiment: str, config_files: Optional[List[str]],
                  "--params_override")
   if tpu:
     params.override({"runtime": {"tpu": tpu}}, is_strict=True)
+  seeding.seed_data_configs(params)
   try:
     params.validate()
   except (KeyError, ValueError, AttributeError) as e:

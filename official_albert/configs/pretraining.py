@@ -8,6 +8,7 @@ adaptation), global-norm clipping at 1.0.
 """
 
 import dataclasses
+from typing import Optional
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
@@ -55,6 +56,8 @@ class AlbertPretrainingConfig(cfg.TaskConfig):
       one micro-batch (so a global batch of 4096 fits on few devices).
       `train_data.global_batch_size` stays the batch per update and must be
       a multiple of this times the number of replicas.
+    seed: one seed for initialisation, dropout and the input shuffle
+      (`official_albert.training.seeding`); None leaves them unseeded.
   """
   model: AlbertPretrainerConfig = dataclasses.field(
       default_factory=AlbertPretrainerConfig)
@@ -65,6 +68,7 @@ class AlbertPretrainingConfig(cfg.TaskConfig):
           is_training=False, drop_remainder=False))
   sp_model_file: str = ""
   gradient_accumulation_steps: int = 1
+  seed: Optional[int] = None
 
 
 @exp_factory.register_config_factory("albert/pretraining")

@@ -22,9 +22,9 @@ from typing import Dict, Optional, Tuple, Union
 
 import tensorflow as tf
 import tf_keras
-import yaml
 
 from official_albert import errors
+from official_albert.configs import overrides
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.configs.encoders import build_encoder
 from official_albert.interop import layout
@@ -213,7 +213,7 @@ def _load_config(path: str) -> AlbertEncoderConfig:
   if os.path.isfile(params) and not os.path.isfile(
       os.path.join(path, layout.CONFIG_FILE)):
     with open(params) as f:
-      values = yaml.safe_load(f)
+      values = overrides.safe_load(f)
     try:
       encoder = values["task"]["model"]["encoder"]
     except (KeyError, TypeError):

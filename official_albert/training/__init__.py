@@ -1,1 +1,1 @@
-"""Training loop pieces beyond Model Garden's: XLA on any device."""
+"""Training loop pieces beyond Model Garden's: XLA on any device, one seed."""
