@@ -1,7 +1,8 @@
 """Makes fine-tuning TFRecords: GLUE, a user's TSV/CSV table, or SQuAD.
 
-  # A GLUE task in its standard layout (train.tsv, dev.tsv; MNLI's
-  # dev_matched.tsv and dev_mismatched.tsv):
+  # A GLUE task in its standard layout (train.tsv, dev.tsv, the unlabelled
+  # test.tsv; MNLI's dev_matched.tsv, dev_mismatched.tsv, test_matched.tsv,
+  # test_mismatched.tsv):
   python -m official_albert.data.create_finetuning_data --task mnli \
       --input_dir glue/MNLI --sp_model_file vocab.model --output_dir out/mnli
 
@@ -35,11 +36,14 @@ from official.nlp.data import squad_lib_sp
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.data import classification_data
+from official_albert.data import glue_test
 from official_albert.data import squad_data
 from official_albert.data import tokenization
 
-# Standard GLUE file names; those present in --input_dir are converted.
-_GLUE_FILES = ("train.tsv", "dev.tsv", "dev_matched.tsv", "dev_mismatched.tsv")
+# Standard GLUE file names; those present in --input_dir are converted. The
+# test files are unlabelled (see `glue_test`).
+_GLUE_FILES = ("train.tsv", "dev.tsv", "dev_matched.tsv", "dev_mismatched.tsv",
+               "test.tsv", "test_matched.tsv", "test_mismatched.tsv")
 
 
 def _input_files(args) -> List[str]:
@@ -81,17 +85,23 @@ def _output_path(output_dir: str, source: str) -> str:
 def make_classification(args, tokenizer) -> Dict:
   """Converts GLUE or user tables; returns the metadata."""
   spec = _table_spec(args)
-  tables = {path: classification_data.read_examples(path, spec)
-            for path in _input_files(args)}
+  paths = _input_files(args)
+  tests = {p for p in paths if glue_test.is_test_file(args.task, p)}
+  tables = {path: classification_data.read_examples(
+      path, glue_test.test_spec(args.task) if path in tests else spec)
+            for path in paths}
   labels = classification_data.label_list(
-      [e for examples in tables.values() for e in examples], spec)
+      [e for path, examples in tables.items() if path not in tests
+       for e in examples], spec)
   files = {}
   for path, examples in tables.items():
     out = _output_path(args.output_dir, path)
     with io_utils.atomic_path(out) as tmp:
       counts = classification_data.write_records(
-          tmp, tokenizer, examples, labels, spec, args.max_seq_length, path)
-    files[os.path.basename(out)] = dict(source=path, **counts)
+          tmp, tokenizer, examples, labels, spec, args.max_seq_length, path,
+          unlabelled=path in tests)
+    files[os.path.basename(out)] = dict(source=path, labelled=path not in tests,
+                                        **counts)
   return dict(label_list=labels, is_regression=spec.is_regression,
               num_classes=len(labels) or 1, files=files)
 
