@@ -1,4 +1,4 @@
-"""Makes fine-tuning TFRecords: GLUE, a user's TSV/CSV table, or SQuAD.
+"""Makes fine-tuning TFRecords: GLUE, a user's TSV/CSV table, RACE or SQuAD.
 
   # A GLUE task in its standard layout (train.tsv, dev.tsv, the unlabelled
   # test.tsv; MNLI's dev_matched.tsv, dev_mismatched.tsv, test_matched.tsv,
@@ -11,6 +11,11 @@
       --input_files train.csv dev.csv --text_a_column review \
       --label_column stars --labels 1,2,3,4,5 --sp_model_file vocab.model \
       --output_dir out/reviews
+
+  # RACE as unpacked (RACE/{train,dev,test}/{middle,high}/*.txt), or a
+  # user's multiple-choice JSONL/CSV with --input_files:
+  python -m official_albert.data.create_finetuning_data --task race \
+      --input_dir RACE --sp_model_file vocab.model --output_dir out/race
 
   # SQuAD training records (evaluation reads the JSON itself):
   python -m official_albert.data.create_finetuning_data --task squad \
@@ -37,6 +42,7 @@ from official_albert import errors
 from official_albert import io_utils
 from official_albert.data import classification_data
 from official_albert.data import glue_test
+from official_albert.data import multiple_choice_data
 from official_albert.data import squad_data
 from official_albert.data import tokenization
 
@@ -125,12 +131,43 @@ def make_squad(args, tokenizer) -> Dict:
               max_query_length=args.max_query_length, files=files)
 
 
+def make_multiple_choice(args, tokenizer) -> Dict:
+  """Converts RACE (`--input_dir`) or JSONL/CSV questions (`--input_files`);
+  returns the metadata. Beside each `NAME.tfrecord`, `NAME.questions.jsonl`
+  lists the questions' ids, levels and answers in record order."""
+  if bool(args.input_dir) == bool(args.input_files):
+    errors.fail("pass exactly one of --input_dir (the RACE folder or one of "
+                "its splits) and --input_files (JSONL/CSV)")
+  if args.input_dir:
+    sets = {os.path.join(args.input_dir, name): questions for name, questions
+            in multiple_choice_data.race_splits(args.input_dir).items()}
+  else:
+    sets = {path: multiple_choice_data.read_table(path)
+            for path in args.input_files}
+  num_options = None
+  files = {}
+  for source, questions in sets.items():
+    num_options = multiple_choice_data.check_option_counts(
+        source, questions, num_options)
+    out = _output_path(args.output_dir, source)
+    with io_utils.atomic_path(out) as tmp:
+      counts = multiple_choice_data.write_records(
+          tmp, tokenizer, questions, args.max_seq_length, args.max_qa_length)
+    with io_utils.atomic_path(out.replace(".tfrecord", ".questions.jsonl")
+                              ) as tmp:
+      multiple_choice_data.write_questions(tmp, questions, num_options)
+    files[os.path.basename(out)] = dict(source=source, **counts)
+  return dict(num_options=num_options, max_qa_length=args.max_qa_length,
+              files=files)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
   """Command-line entry point (see the module doc)."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument(
       "--task", required=True,
-      choices=sorted(classification_data.GLUE_TASKS) + ["custom", "squad"])
+      choices=sorted(classification_data.GLUE_TASKS) + ["custom", "race",
+                                                         "squad"])
   parser.add_argument("--input_dir", help="a GLUE task directory")
   parser.add_argument("--input_files", nargs="+",
                       help="TSV/CSV tables or SQuAD JSON files")
@@ -152,6 +189,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                       help="custom: no header row; columns are indices")
   parser.add_argument("--version_2_with_negative", action="store_true",
                       help="squad: SQuAD v2.0 (unanswerable questions)")
+  parser.add_argument("--max_qa_length", type=int, default=128,
+                      help="race: question+option pieces kept (the last)")
   parser.add_argument("--doc_stride", type=int, default=128)
   parser.add_argument("--max_query_length", type=int, default=64)
   args = parser.parse_args(argv)
@@ -171,8 +210,14 @@ def main(argv: Optional[List[str]] = None) -> None:
                 "question; raise it or lower --max_query_length")
   if is_squad and args.doc_stride < 1:
     errors.fail(f"--doc_stride must be positive, got {args.doc_stride}")
+  if args.task == "race" and not 0 < args.max_qa_length <= (
+      args.max_seq_length - 3):
+    errors.fail(f"--max_qa_length {args.max_qa_length} must be in 1.."
+                f"{args.max_seq_length - 3} (--max_seq_length minus 3)")
   if is_squad:
     metadata = make_squad(args, tokenizer)
+  elif args.task == "race":
+    metadata = make_multiple_choice(args, tokenizer)
   else:
     metadata = make_classification(args, tokenizer)
   metadata.update(task=args.task, max_seq_length=args.max_seq_length,

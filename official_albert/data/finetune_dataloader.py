@@ -78,16 +78,18 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
         params.global_batch_size) if input_context
                   else params.global_batch_size)
     if not params.dynamic_padding:
+      # The last axis of a sequence is the token axis ([options, length]
+      # for multiple choice).
       shapes = tf.nest.map_structure(
-          lambda t: [params.seq_length] if t.shape.rank else [],
-          dataset.element_spec)
+          lambda t: t.shape[:-1] + [params.seq_length] if t.shape.rank
+          else [], dataset.element_spec)
       return dataset.padded_batch(batch_size, shapes,
                                   drop_remainder=params.drop_remainder)
     if params.is_training and params.length_bucketing:
       boundaries = bucket_boundaries(params.seq_length, params.bucket_width)
       return dataset.bucket_by_sequence_length(
           # Elements are a dict, or a (features, labels) tuple.
-          lambda *element: tf.shape(element[0]["input_word_ids"])[0],
+          lambda *element: tf.shape(element[0]["input_word_ids"])[-1],
           boundaries, [batch_size] * (len(boundaries) + 1),
           drop_remainder=params.drop_remainder)
     return dataset.padded_batch(batch_size,
