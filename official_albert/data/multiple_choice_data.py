@@ -26,6 +26,7 @@ line that is not JSON, a missing field.
 
 import csv
 import dataclasses
+import io
 import json
 import os
 import string
@@ -183,12 +184,14 @@ def read_table(path: str) -> List[Question]:
   with tf.io.gfile.GFile(path) as f:
     text = f.read()
   if path.lower().endswith(".csv"):
-    rows = csv.reader(text.splitlines())
+    # Quoted fields may hold newlines; reader.line_num is the row's last line.
+    rows = csv.reader(io.StringIO(text, newline=""))
     header = next(rows, None) or []
     option_columns = [i for i, c in enumerate(header)
                       if c.startswith("option")]
     questions = []
-    for line, row in enumerate(rows, 2):
+    for row in rows:
+      line = rows.line_num
       if not row:
         continue
       if len(row) != len(header):
