@@ -1,4 +1,4 @@
-"""Makes fine-tuning TFRecords: GLUE, a user's TSV/CSV table, RACE or SQuAD.
+"""Makes fine-tuning TFRecords: GLUE, a user's table, RACE, CoNLL or SQuAD.
 
   # A GLUE task in its standard layout (train.tsv, dev.tsv, the unlabelled
   # test.tsv; MNLI's dev_matched.tsv, dev_mismatched.tsv, test_matched.tsv,
@@ -16,6 +16,11 @@
   # user's multiple-choice JSONL/CSV with --input_files:
   python -m official_albert.data.create_finetuning_data --task race \
       --input_dir RACE --sp_model_file vocab.model --output_dir out/race
+
+  # CoNLL token classification (train.txt, valid.txt, test.txt; IOB1 or
+  # IOB2 tags in the last column):
+  python -m official_albert.data.create_finetuning_data --task conll \
+      --input_dir conll2003 --sp_model_file vocab.model --output_dir out/ner
 
   # SQuAD training records (evaluation reads the JSON itself):
   python -m official_albert.data.create_finetuning_data --task squad \
@@ -36,6 +41,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+import tensorflow as tf
 from official.nlp.data import squad_lib_sp
 
 from official_albert import errors
@@ -43,6 +49,7 @@ from official_albert import io_utils
 from official_albert.data import classification_data
 from official_albert.data import glue_test
 from official_albert.data import multiple_choice_data
+from official_albert.data import tagging_data
 from official_albert.data import squad_data
 from official_albert.data import tokenization
 
@@ -161,13 +168,42 @@ def make_multiple_choice(args, tokenizer) -> Dict:
               files=files)
 
 
+_CONLL_FILES = ("train.txt", "valid.txt", "dev.txt", "test.txt")
+
+
+def make_tagging(args, tokenizer) -> Dict:
+  """Converts CoNLL files (`--input_files`, or those of `_CONLL_FILES` in
+  `--input_dir`); returns the metadata. Beside each `NAME.tfrecord`,
+  `NAME.sentences.jsonl` holds the words and IOB2 tags in record order."""
+  paths = args.input_files or [
+      os.path.join(args.input_dir or "", n) for n in _CONLL_FILES
+      if tf.io.gfile.exists(os.path.join(args.input_dir or "", n))]
+  if bool(args.input_dir) == bool(args.input_files) or not paths:
+    errors.fail("pass --input_files (CoNLL files) or an --input_dir holding "
+                f"some of {_CONLL_FILES}")
+  sets = {path: tagging_data.read_conll(path) for path in paths}
+  labels = (args.labels.split(",") if args.labels else tagging_data.label_list(
+      [s for sentences in sets.values() for s in sentences]))
+  files = {}
+  for path, sentences in sets.items():
+    out = _output_path(args.output_dir, path)
+    with io_utils.atomic_path(out) as tmp:
+      counts = tagging_data.write_records(tmp, tokenizer, sentences, labels,
+                                          args.max_seq_length, path)
+    with io_utils.atomic_path(out.replace(".tfrecord", ".sentences.jsonl")
+                              ) as tmp:
+      tagging_data.write_sentences(tmp, sentences)
+    files[os.path.basename(out)] = dict(source=path, **counts)
+  return dict(label_list=labels, num_classes=len(labels), files=files)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
   """Command-line entry point (see the module doc)."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument(
       "--task", required=True,
-      choices=sorted(classification_data.GLUE_TASKS) + ["custom", "race",
-                                                         "squad"])
+      choices=sorted(classification_data.GLUE_TASKS) + ["conll", "custom",
+                                                         "race", "squad"])
   parser.add_argument("--input_dir", help="a GLUE task directory")
   parser.add_argument("--input_files", nargs="+",
                       help="TSV/CSV tables or SQuAD JSON files")
@@ -181,8 +217,9 @@ def main(argv: Optional[List[str]] = None) -> None:
   parser.add_argument("--text_a_column", help="custom: first text column")
   parser.add_argument("--text_b_column", help="custom: second text column")
   parser.add_argument("--label_column", help="custom: label column")
-  parser.add_argument("--labels", help="custom: comma-separated label list "
-                      "in class-id order (default: the sorted labels seen)")
+  parser.add_argument("--labels", help="custom, conll: comma-separated label "
+                      "list in class-id order (default: the labels seen, "
+                      "sorted; for conll O first)")
   parser.add_argument("--regression", action="store_true",
                       help="custom: the label is a number")
   parser.add_argument("--no_header", action="store_true",
@@ -218,6 +255,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     metadata = make_squad(args, tokenizer)
   elif args.task == "race":
     metadata = make_multiple_choice(args, tokenizer)
+  elif args.task == "conll":
+    metadata = make_tagging(args, tokenizer)
   else:
     metadata = make_classification(args, tokenizer)
   metadata.update(task=args.task, max_seq_length=args.max_seq_length,

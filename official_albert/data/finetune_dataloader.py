@@ -56,6 +56,9 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
   float32 for `label_type: float`) and int32 `example_id` `[batch]`.
   """
 
+  # A map over batches (e.g. undoing a shift that made padding neutral).
+  _postprocess = None
+
   def name_to_features_spec(self) -> Dict[str, tf.io.VarLenFeature]:
     """Model Garden's features, with the sequences of any length."""
     spec = super().name_to_features_spec()
@@ -101,7 +104,7 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
     reader = input_reader.InputReader(
         dataset_fn=dataset_fn.pick_dataset_fn(self._params.file_type),
         params=self._params, decoder_fn=self._decode, parser_fn=self._parse,
-        transform_and_batch_fn=self._batch)
+        transform_and_batch_fn=self._batch, postprocess_fn=self._postprocess)
     return reader.read(input_context)
 
 
