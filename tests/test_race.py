@@ -18,6 +18,8 @@ import tensorflow as tf
 
 import train
 from official_albert import errors
+from official_albert.serving import export
+from official_albert.serving import predict
 from official_albert.configs import overrides
 from official_albert.data import create_finetuning_data
 from official_albert.data import finetune_dataloader
@@ -56,19 +58,25 @@ def _answers(directory: pathlib.Path):
   return result
 
 
-def test_train_and_eval(tmp_path, test_data, records):
-  meta = json.loads((records / "metadata.json").read_text())
-  answers = _answers(test_data / "race/test")
-  assert meta["num_options"] == 4
-  assert meta["files"]["test.tfrecord"]["examples"] == len(answers)
-  run_yaml = _trainer_yaml(tmp_path, (
+@pytest.fixture(scope="module")
+def model_dir(records, tmp_path_factory):
+  """A tiny model trained a few steps on RACE dev, evaluated on RACE test."""
+  root = tmp_path_factory.mktemp("race_model")
+  run_yaml = _trainer_yaml(root, (
       f"task:\n  train_data: {{input_path: {records}/dev.tfrecord, "
       "global_batch_size: 8, seq_length: 192}\n"
       f"  validation_data: {{input_path: {records}/test.tfrecord, "
       "global_batch_size: 8, seq_length: 192}\n"))
-  model_dir = tmp_path / "model"
-  train.run("albert/race", "train_and_eval", str(model_dir),
+  train.run("albert/race", "train_and_eval", str(root / "model"),
             [TINY, str(REPO / "experiments/race/race.yaml"), run_yaml], "")
+  return root / "model"
+
+
+def test_train_and_eval(test_data, records, model_dir):
+  meta = json.loads((records / "metadata.json").read_text())
+  answers = _answers(test_data / "race/test")
+  assert meta["num_options"] == 4
+  assert meta["files"]["test.tfrecord"]["examples"] == len(answers)
   metrics = json.loads((model_dir / "metrics.json").read_text())
   lines = [json.loads(line) for line in
            (model_dir / "predictions.jsonl").read_text().splitlines()]
@@ -198,3 +206,30 @@ def test_bad_jsonl_line(tmp_path):
                   '"label": 1}\nnot json\n')
   with pytest.raises(UserError, match=r"q.jsonl:2: not valid JSON"):
     mcd.read_table(str(path))
+
+
+def test_predict_and_export(tmp_path, test_data, model_dir):
+  """`predict multiple-choice` on the model_dir and on its SavedModel
+  matches the evaluation's predictions on the same questions."""
+  article = json.loads((test_data / "race/test/middle/1.txt").read_text())
+  questions = tmp_path / "q.jsonl"
+  questions.write_text("".join(json.dumps(dict(
+      id=f"q{i}", context=article["article"], question=q, options=o)) + "\n"
+                               for i, (q, o) in enumerate(zip(
+                                   article["questions"], article["options"]))))
+  evaluated = {p["id"]: p for p in map(json.loads, (
+      model_dir / "predictions.jsonl").read_text().splitlines())}
+  saved = tmp_path / "saved"
+  export.main(["--input", str(model_dir), "--output", str(saved)])
+  for source in (model_dir, saved):
+    out = tmp_path / "out.jsonl"
+    predict.main(["multiple-choice", "--model", str(source), "--input",
+                  str(questions), "--output", str(out)])
+    for i, line in enumerate(out.read_text().splitlines()):
+      record = json.loads(line)
+      want = evaluated[f"{article['id']}-{i}"]
+      # Served at the records' 192 and max_qa_length 32 (params.yaml).
+      assert record["id"] == f"q{i}"
+      assert record["prediction"] == want["prediction"]
+      np.testing.assert_allclose(record["probabilities"],
+                                 want["probabilities"], atol=1e-4)

@@ -25,6 +25,8 @@ from official_albert.data import finetune_dataloader
 from official_albert.data import tagging_data
 from official_albert.data import tagging_dataloader
 from official_albert.data import tokenization
+from official_albert.serving import export
+from official_albert.serving import predict
 from test_finetune_tasks import _trainer_yaml  # pylint: disable=g-bad-import-order
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -53,23 +55,30 @@ def _make(args):
                               args)
 
 
-def test_train_and_eval(tmp_path, test_data):
-  records = tmp_path / "records"
+@pytest.fixture(scope="module")
+def trained(test_data, tmp_path_factory):
+  """(records, model_dir): a tiny tagger trained a few steps on the slice."""
+  root = tmp_path_factory.mktemp("ner")
+  records = root / "records"
   _make(["--input_dir", str(test_data / "conll2003"), "--output_dir",
          str(records), "--max_seq_length", "64"])
-  meta = json.loads((records / "metadata.json").read_text())
-  assert meta["label_list"][0] == "O" and len(meta["label_list"]) == 9
-  run_yaml = _trainer_yaml(tmp_path, (
+  run_yaml = _trainer_yaml(root, (
       f"task:\n  train_data: {{input_path: {records}/train.tfrecord, "
       "global_batch_size: 16, seq_length: 64}\n"
       f"  validation_data: {{input_path: {records}/valid.tfrecord, "
       "global_batch_size: 16, seq_length: 64}\n"
       "trainer:\n  optimizer_config:\n    learning_rate:\n      polynomial:"
       "\n        initial_learning_rate: 0.003\n"))
-  model_dir = tmp_path / "model"
-  train.run("albert/tagging", "train_and_eval", str(model_dir),
+  train.run("albert/tagging", "train_and_eval", str(root / "model"),
             [TINY, str(REPO / "experiments/tagging/conll2003.yaml"),
              run_yaml], "")
+  return records, root / "model"
+
+
+def test_train_and_eval(test_data, trained):
+  records, model_dir = trained
+  meta = json.loads((records / "metadata.json").read_text())
+  assert meta["label_list"][0] == "O" and len(meta["label_list"]) == 9
   metrics = json.loads((model_dir / "metrics.json").read_text())
   sentences = tagging_data.read_conll(str(test_data / "conll2003/valid.txt"))
   blocks = (model_dir / "predictions.conll").read_text().split("\n\n")
@@ -174,3 +183,31 @@ def test_bad_conll(tmp_path, text, message, capsys):
   err = capsys.readouterr().err
   assert err.count("\n") == 1 and re.search(message, err), err
   assert not (tmp_path / "out" / "x.tfrecord").exists()
+
+
+def test_predict_and_export(tmp_path, test_data, trained):
+  """`predict tag` on the model_dir and its SavedModel gives the
+  evaluation's tags, and entity offsets that cut the entity's words out of
+  the line."""
+  _, model_dir = trained
+  sentences = tagging_data.read_conll(str(test_data / "conll2003/valid.txt"))
+  blocks = [b for b in (model_dir / "predictions.conll").read_text().split(
+      "\n\n") if b.strip()]
+  evaluated = [[l.split(" ")[2] for l in b.splitlines()] for b in blocks]
+  lines = tmp_path / "lines.txt"
+  lines.write_text("\n".join("  ".join(s.words) for s in sentences) + "\n")
+  saved = tmp_path / "saved"
+  export.main(["--input", str(model_dir), "--output", str(saved)])
+  for source in (model_dir, saved):
+    out = tmp_path / "out.jsonl"
+    predict.main(["tag", "--model", str(source), "--input", str(lines),
+                  "--output", str(out)])
+    records = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [r["tags"] for r in records] == evaluated
+    for r, sentence in zip(records, sentences):
+      text = "  ".join(sentence.words)
+      chunks = sorted(_chunks([r["tags"]]), key=lambda c: c[1])
+      assert [(e["type"], e["text"]) for e in r["entities"]] == [
+          (kind, "  ".join(sentence.words[a:b])) for _, a, b, kind in chunks]
+      for e in r["entities"]:
+        assert text[e["start"]:e["end"]] == e["text"]

@@ -38,9 +38,12 @@ class MultipleChoiceConfig(finetuning.SentencePredictionConfig):
       is restored.
     train_data, validation_data: records from `create_finetuning_data --task
       race`; `seq_length` is their `--max_seq_length`.
+    max_qa_length: question+option pieces kept when serving raw text
+      (`serving.predict multiple-choice`); records carry their own.
   """
   model: MultipleChoiceModelConfig = dataclasses.field(
       default_factory=MultipleChoiceModelConfig)
+  max_qa_length: int = 128
 
 
 @exp_factory.register_config_factory("albert/race")

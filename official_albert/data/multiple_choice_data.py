@@ -162,7 +162,8 @@ def race_splits(directory: str) -> Dict[str, List[Question]]:
   return {name: _race_split(d) for name, d in found.items()}
 
 
-def _from_record(where: str, record: dict, default_id: str) -> Question:
+def _from_record(where: str, record: dict, default_id: str,
+                 labelled: bool) -> Question:
   options = _field(where, record, "options")
   if not isinstance(options, list) or len(options) < 2:
     errors.fail(f"{where}: 'options' must be a list of at least 2 texts")
@@ -170,11 +171,17 @@ def _from_record(where: str, record: dict, default_id: str) -> Question:
   return Question(str(record.get("id", default_id)), -1,
                   str(_field(where, record, "context")),
                   [merge_option(question, str(o)) for o in options],
-                  _label(where, _field(where, record, "label"), len(options)))
+                  _label(where, _field(where, record, "label"), len(options))
+                  if labelled else -1)
 
 
-def read_table(path: str) -> List[Question]:
+def read_table(path: str, labelled: bool = True) -> List[Question]:
   """Questions of a user's `.jsonl` or `.csv` file (see the module doc).
+
+  Args:
+    path: the file.
+    labelled: read the `label` field (questions to predict have none;
+      their `label` is then -1).
 
   Raises:
     UserError: on a missing or empty file or bad input (see module doc).
@@ -200,10 +207,11 @@ def read_table(path: str) -> List[Question]:
       record = dict(zip(header, row))
       record["options"] = [row[i] for i in option_columns]
       questions.append(_from_record(f"{path}:{line}", record,
-                                    f"{os.path.basename(path)}:{line}"))
+                                    f"{os.path.basename(path)}:{line}",
+                                    labelled))
   else:
     questions = [_from_record(f"{path}:{line}", _read_json(path, line, t),
-                              f"{os.path.basename(path)}:{line}")
+                              f"{os.path.basename(path)}:{line}", labelled)
                  for line, t in enumerate(text.splitlines(), 1) if t.strip()]
   if not questions:
     errors.fail(f"input file {path!r} has no questions")

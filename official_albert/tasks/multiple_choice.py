@@ -53,7 +53,8 @@ class MultipleChoiceTask(sentence_prediction.SentencePredictionTask):
         encoders.build_encoder(model.encoder), dropout_rate=model.dropout_rate)
 
   def check_inputs(self, mode: str) -> None:
-    """Fails fast when records are missing or have another option count.
+    """Fails fast when records are missing or have another option count;
+    takes `max_qa_length` from the training records.
 
     Raises:
       UserError: if no records match, or their `metadata.json` gives a
@@ -69,6 +70,9 @@ class MultipleChoiceTask(sentence_prediction.SentencePredictionTask):
                     "`python -m official_albert.data.create_finetuning_data "
                     "--task race`")
       meta = sentence_prediction.read_metadata(data.input_path) or {}
+      if needed == "train" and "max_qa_length" in meta:
+        # Serving raw text (params.yaml) must cut questions as the records.
+        self.task_config.max_qa_length = meta["max_qa_length"]
       if meta.get("num_options", num_classes) != num_classes:
         errors.fail(f"records {data.input_path!r} have "
                     f"{meta['num_options']} options per question but "
