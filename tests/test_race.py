@@ -230,6 +230,8 @@ def test_predict_and_export(tmp_path, test_data, model_dir):
       want = evaluated[f"{article['id']}-{i}"]
       # Served at the records' 192 and max_qa_length 32 (params.yaml).
       assert record["id"] == f"q{i}"
-      assert record["prediction"] == want["prediction"]
       np.testing.assert_allclose(record["probabilities"],
                                  want["probabilities"], atol=1e-4)
+      top2 = np.sort(want["probabilities"])[-2:]
+      if top2[1] - top2[0] > 1e-4:  # Else a tie that float noise may break.
+        assert record["prediction"] == want["prediction"]

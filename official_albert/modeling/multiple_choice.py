@@ -7,17 +7,17 @@ turns each pooled [CLS] vector into a score, and the scores of a question's
 options are its logits (softmax over options in the loss).
 """
 
-from typing import Dict, Optional
+from typing import Optional
 
 import tensorflow as tf
-import tf_keras
 
 from official_albert.modeling import albert
+from official_albert.modeling import heads
 
 _INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
 
-class AlbertMultipleChoice(tf_keras.Model):
+class AlbertMultipleChoice(heads.AlbertClassifier):
   """Encoder + dropout + one-unit dense on each option's pooled output.
 
   Inputs: int `input_word_ids`, `input_mask`, `input_type_ids`
@@ -34,22 +34,9 @@ class AlbertMultipleChoice(tf_keras.Model):
 
   def __init__(self, encoder: albert.AlbertEncoder, dropout_rate: float = 0.1,
                initializer_range: Optional[float] = None, **kwargs):
-    super().__init__(**kwargs)
-    self.encoder = encoder
-    stddev = initializer_range or encoder.get_config()["initializer_range"]
-    self.dropout = tf_keras.layers.Dropout(dropout_rate)
-    self.classifier = tf_keras.layers.Dense(
-        1, kernel_initializer=tf_keras.initializers.TruncatedNormal(
-            stddev=stddev), name="output")
+    super().__init__(encoder, 1, dropout_rate, initializer_range, **kwargs)
 
-  @property
-  def checkpoint_items(self) -> Dict[str, tf.Module]:
-    """Sub-objects a checkpoint can be restored into by name."""
-    return dict(encoder=self.encoder)
-
-  def call(self, inputs: Dict[str, tf.Tensor], training=None) -> tf.Tensor:
+  def call(self, inputs, training=None) -> tf.Tensor:
     shape = tf.shape(inputs["input_word_ids"])
     flat = {k: tf.reshape(inputs[k], [-1, shape[-1]]) for k in _INPUTS}
-    pooled = self.encoder(flat, training=training)["pooled_output"]
-    scores = self.classifier(self.dropout(pooled, training=training))
-    return tf.reshape(scores, shape[:2])
+    return tf.reshape(super().call(flat, training=training), shape[:2])

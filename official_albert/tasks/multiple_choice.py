@@ -61,15 +61,9 @@ class MultipleChoiceTask(sentence_prediction.SentencePredictionTask):
         `num_options` other than `model.num_classes`.
     """
     num_classes = self.task_config.model.num_classes
-    for needed, data in (("train", self.task_config.train_data),
-                         ("eval", self.task_config.validation_data)):
-      if needed not in mode:
-        continue
-      if not data.input_path or not tf.io.gfile.glob(data.input_path):
-        errors.fail(f"no records match {data.input_path!r}; create them with "
-                    "`python -m official_albert.data.create_finetuning_data "
-                    "--task race`")
-      meta = sentence_prediction.read_metadata(data.input_path) or {}
+    for needed, data, meta in sentence_prediction.records_needed(
+        self.task_config, mode, "race"):
+      meta = meta or {}
       if needed == "train" and "max_qa_length" in meta:
         # Serving raw text (params.yaml) must cut questions as the records.
         self.task_config.max_qa_length = meta["max_qa_length"]
@@ -118,6 +112,6 @@ class MultipleChoiceTask(sentence_prediction.SentencePredictionTask):
                        if levels[i] >= 0 else ""),
                 prediction=letters[predictions[i]],
                 answer=letters[labels[i]],
-                probabilities=[round(float(p), 6) for p in probabilities[i]]))
+                probabilities=[float(p) for p in probabilities[i]]))
                     + "\n")
     return mc_metrics.accuracy_by_level(labels, predictions, levels)

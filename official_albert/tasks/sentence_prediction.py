@@ -18,7 +18,7 @@ task's label strings, and reports only `test_examples`.
 import functools
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -68,6 +68,32 @@ def is_unlabelled(input_path: str) -> bool:
   return bool(entries) and all(e.get("labelled") is False for e in entries)
 
 
+def records_needed(task_config, mode: str, task_flag: str
+                   ) -> Iterator[Tuple[str, Any, Optional[dict]]]:
+  """The record sets `mode` reads, with their `metadata.json`.
+
+  Args:
+    task_config: a fine-tuning task config (`train_data`, `validation_data`).
+    mode: a `train.py` mode; "train" and "eval" in it select the sets.
+    task_flag: the `create_finetuning_data --task` value, for the message.
+
+  Yields:
+    `("train" or "eval", data config, metadata dict or None)`.
+
+  Raises:
+    UserError: if no file matches a needed set's `input_path`.
+  """
+  for needed, data in (("train", task_config.train_data),
+                       ("eval", task_config.validation_data)):
+    if needed not in mode:
+      continue
+    if not data.input_path or not tf.io.gfile.glob(data.input_path):
+      errors.fail(f"no records match {data.input_path!r}; create them with "
+                  "`python -m official_albert.data.create_finetuning_data"
+                  f"{' --task ' + task_flag if task_flag else ''}`")
+    yield needed, data, read_metadata(data.input_path)
+
+
 @task_factory.register_task_cls(finetuning.SentencePredictionConfig)
 class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
   """Fine-tunes an `AlbertClassifier` on sentence(-pair) records."""
@@ -87,14 +113,7 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
         missing.
     """
     num_classes = self.task_config.model.num_classes
-    for needed, data in (("train", self.task_config.train_data),
-                         ("eval", self.task_config.validation_data)):
-      if needed not in mode:
-        continue
-      if not data.input_path or not tf.io.gfile.glob(data.input_path):
-        errors.fail(f"no records match {data.input_path!r}; create them with "
-                    "`python -m official_albert.data.create_finetuning_data`")
-      meta = read_metadata(data.input_path)
+    for _, data, meta in records_needed(self.task_config, mode, ""):
       if meta is None:
         continue
       labels = meta.get("label_list") or []

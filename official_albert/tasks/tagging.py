@@ -60,16 +60,9 @@ class TaggingTask(mg_tagging.TaggingTask):
         the records' label list.
     """
     config = self.task_config
-    for needed, data in (("train", config.train_data),
-                         ("eval", config.validation_data)):
-      if needed not in mode:
-        continue
-      if not data.input_path or not tf.io.gfile.glob(data.input_path):
-        errors.fail(f"no records match {data.input_path!r}; create them with "
-                    "`python -m official_albert.data.create_finetuning_data "
-                    "--task conll`")
-      labels = (sentence_prediction.read_metadata(data.input_path) or {}).get(
-          "label_list")
+    for _, data, meta in sentence_prediction.records_needed(config, mode,
+                                                            "conll"):
+      labels = (meta or {}).get("label_list")
       if labels and not config.class_names:
         config.class_names = labels
       elif labels and list(config.class_names) != labels:
