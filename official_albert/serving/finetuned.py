@@ -274,6 +274,10 @@ def load(path: str, vocab: Optional[str] = None) -> Served:
     served = _from_saved_model(path, vocab)
   else:
     served = _from_model_dir(path, vocab)
+  if served.kind == SQUAD and served.params.task.model.head != "cls":
+    errors.fail(f"{path} uses the beam SQuAD 2.0 head; serving supports the "
+                "[CLS]-span head only (task.model.head=cls); evaluate beam "
+                "models with train.py --mode=eval")
   if not served.vocab or not os.path.isfile(served.vocab):
     errors.fail(f"the vocabulary of {path} ({served.vocab or 'not recorded'})"
                 " is not found; pass --vocab spiece.model")
