@@ -31,7 +31,7 @@ in tests/test_interop_keras_hub.py), so no subprocess is needed.
 import json
 import os
 import shutil
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 

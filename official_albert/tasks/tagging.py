@@ -18,6 +18,7 @@ from typing import Dict, List
 
 import numpy as np
 import tensorflow as tf
+import tf_keras
 from official.core import task_factory
 from official.nlp.tasks import tagging as mg_tagging
 
@@ -74,7 +75,7 @@ class TaggingTask(mg_tagging.TaggingTask):
                    input_context=None) -> tf.data.Dataset:
     return tagging_dataloader.TaggingDataLoader(params).load(input_context)
 
-  def initialize(self, model: tf.keras.Model) -> None:
+  def initialize(self, model: tf_keras.Model) -> None:
     """Restores the encoder from `init_checkpoint`, if set."""
     checkpoints.restore_encoder(self.task_config.init_checkpoint, model)
 
