@@ -24,8 +24,8 @@ def make_records(test_data: pathlib.Path, root: pathlib.Path) -> pathlib.Path:
   """
   src = root / "sst2_src"
   src.mkdir(parents=True)
-  shutil.copy(test_data / "glue/SST-2/train-head400.tsv", src / "train.tsv")
-  shutil.copy(test_data / "glue/SST-2/dev-head200.tsv", src / "dev.tsv")
+  shutil.copy(test_data / "glue/SST-2/train.tsv", src / "train.tsv")
+  shutil.copy(test_data / "glue/SST-2/dev.tsv", src / "dev.tsv")
   out = root / "sst2_records"
   create_finetuning_data.main([
       "--task", "sst-2", "--input_dir", str(src), "--sp_model_file",

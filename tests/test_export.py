@@ -390,8 +390,8 @@ def test_finetuned_export_bad_input_is_a_user_error(
   (pretraining / "params.yaml").write_text("task:\n  model: {}\n")
   cases = [
       (no_ckpt, "no checkpoint in"),
-      (pretraining, "is not an albert/sentence_prediction or albert/squad "
-       "config"),
+      (pretraining, "is not an albert/sentence_prediction, albert/squad, "
+       "albert/race or albert/tagging config"),
   ]
   for model_dir, message in cases:
     with pytest.raises(SystemExit):

@@ -65,9 +65,25 @@ class SentencePredictionConfig(sentence_prediction.SentencePredictionConfig):
 
 @dataclasses.dataclass
 class SpanModelConfig(hyperparams.Config):
-  """Span labeler: start/end logits over the sequence output."""
+  """Span labeler over the sequence output.
+
+  Attributes:
+    encoder: the ALBERT encoder.
+    head: "cls": one dense layer gives start and end logits per token, and
+      v2.0 "no answer" is the [CLS] span (BERT's head; the original
+      `run_squad_v1.py`). "beam": the original `run_squad_v2.py` head, end
+      logits conditioned on the start (a beam of `start_n_top` starts x
+      `end_n_top` ends at inference) and an answerability classifier
+      `cls_logits` (see `modeling.squad_v2`); SQuAD 2.0 only.
+    start_n_top, end_n_top: the beam head's beam sizes (5 and 5); equal.
+    dropout_rate: dropout in the beam head's answer classifier.
+  """
   encoder: encoders.AlbertEncoderConfig = dataclasses.field(
       default_factory=encoders.AlbertEncoderConfig)
+  head: str = "cls"
+  start_n_top: int = 5
+  end_n_top: int = 5
+  dropout_rate: float = 0.1
 
 
 @dataclasses.dataclass
@@ -103,8 +119,9 @@ class SquadConfig(question_answering.QuestionAnsweringConfig):
     n_best_size: span candidates kept per question (20).
     max_answer_length: longest answer, in pieces (30).
     null_score_diff_threshold: v2.0 predicts no answer when the [CLS] span's
-      score minus the best span's score is above this (0.0; the evaluation
-      also reports the best threshold on the dev set).
+      score minus the best span's score (beam head: `cls_logits`) is above
+      this (0.0; the evaluation also reports the best threshold on the dev
+      set).
     seed: as for sentence prediction.
   """
   model: SpanModelConfig = dataclasses.field(default_factory=SpanModelConfig)

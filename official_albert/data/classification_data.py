@@ -207,15 +207,29 @@ def encode_example(tokenizer: tokenization.AlbertTokenizer,
               segment_ids=segment_ids)
 
 
-def _int_feature(values: Sequence[int]) -> tf.train.Feature:
+def int_feature(values: Sequence[int]) -> tf.train.Feature:
   """A `tf.train.Feature` holding int64 values."""
   return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+
+def _row_index(source: str, example: Example, seen: set) -> int:
+  """The GLUE index of an unlabelled row (held in `example.label`).
+
+  Raises:
+    UserError: if it is not a non-negative integer or repeats.
+  """
+  if not example.label.isdigit() or example.label in seen:
+    errors.fail(f"{source}:{example.line}: index {example.label!r} is not a "
+                "new non-negative integer; GLUE test rows are numbered 0, "
+                "1, ... in their first column")
+  seen.add(example.label)
+  return int(example.label)
 
 
 def write_records(path: str, tokenizer: tokenization.AlbertTokenizer,
                   examples: Sequence[Example], labels: Sequence[str],
                   spec: TableSpec, max_seq_length: int,
-                  source: str) -> Dict[str, int]:
+                  source: str, unlabelled: bool = False) -> Dict[str, int]:
   """Writes one TFRecord per example to `path` (not atomically: see callers).
 
   Features: `input_ids`, `input_mask`, `segment_ids` (int64, unpadded,
@@ -224,26 +238,34 @@ def write_records(path: str, tokenizer: tokenization.AlbertTokenizer,
 
   Args:
     source: the input file name, for error messages.
+    unlabelled: the rows are a GLUE test set read with
+      `glue_test.test_spec`: `example.label` holds the row's index, which
+      becomes `example_id`; `label_ids` is a placeholder 0.
 
   Returns:
     Counts: `examples` written and `at_max_length`, how many fill all
     `max_seq_length` positions (those were most likely truncated).
 
   Raises:
-    UserError: on an unknown label or a bad regression target.
+    UserError: on an unknown label or a bad regression target; for
+      unlabelled rows, on an index that is not a new non-negative integer.
   """
   counts = dict(examples=0, at_max_length=0)
+  seen = set()
   with tf.io.TFRecordWriter(path) as writer:
     for index, example in enumerate(examples):
-      label = label_value(source, example, labels, spec.is_regression)
-      features = {k: _int_feature(v) for k, v in
+      if unlabelled:
+        label, index = 0, _row_index(source, example, seen)
+      else:
+        label = label_value(source, example, labels, spec.is_regression)
+      features = {k: int_feature(v) for k, v in
                   encode_example(tokenizer, example, max_seq_length).items()}
       if spec.is_regression:
         features["label_ids"] = tf.train.Feature(
             float_list=tf.train.FloatList(value=[label]))
       else:
-        features["label_ids"] = _int_feature([label])
-      features["example_id"] = _int_feature([index])
+        features["label_ids"] = int_feature([label])
+      features["example_id"] = int_feature([index])
       counts["at_max_length"] += (
           len(features["input_ids"].int64_list.value) == max_seq_length)
       writer.write(tf.train.Example(features=tf.train.Features(

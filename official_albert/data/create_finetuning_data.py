@@ -1,7 +1,8 @@
-"""Makes fine-tuning TFRecords: GLUE, a user's TSV/CSV table, or SQuAD.
+"""Makes fine-tuning TFRecords: GLUE, a user's table, RACE, CoNLL or SQuAD.
 
-  # A GLUE task in its standard layout (train.tsv, dev.tsv; MNLI's
-  # dev_matched.tsv and dev_mismatched.tsv):
+  # A GLUE task in its standard layout (train.tsv, dev.tsv, the unlabelled
+  # test.tsv; MNLI's dev_matched.tsv, dev_mismatched.tsv, test_matched.tsv,
+  # test_mismatched.tsv):
   python -m official_albert.data.create_finetuning_data --task mnli \
       --input_dir glue/MNLI --sp_model_file vocab.model --output_dir out/mnli
 
@@ -10,6 +11,16 @@
       --input_files train.csv dev.csv --text_a_column review \
       --label_column stars --labels 1,2,3,4,5 --sp_model_file vocab.model \
       --output_dir out/reviews
+
+  # RACE as unpacked (RACE/{train,dev,test}/{middle,high}/*.txt), or a
+  # user's multiple-choice JSONL/CSV with --input_files:
+  python -m official_albert.data.create_finetuning_data --task race \
+      --input_dir RACE --sp_model_file vocab.model --output_dir out/race
+
+  # CoNLL token classification (train.txt, valid.txt, test.txt; IOB1 or
+  # IOB2 tags in the last column):
+  python -m official_albert.data.create_finetuning_data --task conll \
+      --input_dir conll2003 --sp_model_file vocab.model --output_dir out/ner
 
   # SQuAD training records (evaluation reads the JSON itself):
   python -m official_albert.data.create_finetuning_data --task squad \
@@ -35,16 +46,22 @@ import json
 import os
 from typing import Dict, Iterator, List, Optional
 
+import tensorflow as tf
 from official.nlp.data import squad_lib_sp
 
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.data import classification_data
+from official_albert.data import glue_test
+from official_albert.data import multiple_choice_data
+from official_albert.data import tagging_data
 from official_albert.data import squad_data
 from official_albert.data import tokenization
 
-# Standard GLUE file names; those present in --input_dir are converted.
-_GLUE_FILES = ("train.tsv", "dev.tsv", "dev_matched.tsv", "dev_mismatched.tsv")
+# Standard GLUE file names; those present in --input_dir are converted. The
+# test files are unlabelled (see `glue_test`).
+_GLUE_FILES = ("train.tsv", "dev.tsv", "dev_matched.tsv", "dev_mismatched.tsv",
+               "test.tsv", "test_matched.tsv", "test_mismatched.tsv")
 _METADATA = "metadata.json"
 
 
@@ -121,17 +138,23 @@ def _staged_output(output_dir: str) -> Iterator[str]:
 def make_classification(args, tokenizer, output_dir: str) -> Dict:
   """Converts GLUE or user tables into `output_dir`; returns the metadata."""
   spec = _table_spec(args)
-  tables = {path: classification_data.read_examples(path, spec)
-            for path in _input_files(args)}
+  paths = _input_files(args)
+  tests = {p for p in paths if glue_test.is_test_file(args.task, p)}
+  tables = {path: classification_data.read_examples(
+      path, glue_test.test_spec(args.task) if path in tests else spec)
+            for path in paths}
   labels = classification_data.label_list(
-      [e for examples in tables.values() for e in examples], spec)
+      [e for path, examples in tables.items() if path not in tests
+       for e in examples], spec)
   files = {}
   for path, examples in tables.items():
     out = _output_path(output_dir, path)
     with io_utils.atomic_path(out) as tmp:
       counts = classification_data.write_records(
-          tmp, tokenizer, examples, labels, spec, args.max_seq_length, path)
-    files[os.path.basename(out)] = dict(source=path, **counts)
+          tmp, tokenizer, examples, labels, spec, args.max_seq_length, path,
+          unlabelled=path in tests)
+    files[os.path.basename(out)] = dict(source=path, labelled=path not in tests,
+                                        **counts)
   return dict(label_list=labels, is_regression=spec.is_regression,
               num_classes=len(labels) or 1, files=files)
 
@@ -156,12 +179,72 @@ def make_squad(args, tokenizer, output_dir: str) -> Dict:
               max_query_length=args.max_query_length, files=files)
 
 
+def make_multiple_choice(args, tokenizer, output_dir: str) -> Dict:
+  """Converts RACE (`--input_dir`) or JSONL/CSV questions (`--input_files`);
+  returns the metadata. Beside each `NAME.tfrecord`, `NAME.questions.jsonl`
+  lists the questions' ids, levels and answers in record order."""
+  if bool(args.input_dir) == bool(args.input_files):
+    errors.fail("pass exactly one of --input_dir (the RACE folder or one of "
+                "its splits) and --input_files (JSONL/CSV)")
+  if args.input_dir:
+    sets = {os.path.join(args.input_dir, name): questions for name, questions
+            in multiple_choice_data.race_splits(args.input_dir).items()}
+  else:
+    sets = {path: multiple_choice_data.read_table(path)
+            for path in args.input_files}
+  num_options = None
+  files = {}
+  for source, questions in sets.items():
+    num_options = multiple_choice_data.check_option_counts(
+        source, questions, num_options)
+    out = _output_path(output_dir, source)
+    with io_utils.atomic_path(out) as tmp:
+      counts = multiple_choice_data.write_records(
+          tmp, tokenizer, questions, args.max_seq_length, args.max_qa_length)
+    with io_utils.atomic_path(out.replace(".tfrecord", ".questions.jsonl")
+                              ) as tmp:
+      multiple_choice_data.write_questions(tmp, questions, num_options)
+    files[os.path.basename(out)] = dict(source=source, **counts)
+  return dict(num_options=num_options, max_qa_length=args.max_qa_length,
+              files=files)
+
+
+_CONLL_FILES = ("train.txt", "valid.txt", "dev.txt", "test.txt")
+
+
+def make_tagging(args, tokenizer, output_dir: str) -> Dict:
+  """Converts CoNLL files (`--input_files`, or those of `_CONLL_FILES` in
+  `--input_dir`); returns the metadata. Beside each `NAME.tfrecord`,
+  `NAME.sentences.jsonl` holds the words and IOB2 tags in record order."""
+  paths = args.input_files or [
+      os.path.join(args.input_dir or "", n) for n in _CONLL_FILES
+      if tf.io.gfile.exists(os.path.join(args.input_dir or "", n))]
+  if bool(args.input_dir) == bool(args.input_files) or not paths:
+    errors.fail("pass --input_files (CoNLL files) or an --input_dir holding "
+                f"some of {_CONLL_FILES}")
+  sets = {path: tagging_data.read_conll(path) for path in paths}
+  labels = (args.labels.split(",") if args.labels else tagging_data.label_list(
+      [s for sentences in sets.values() for s in sentences]))
+  files = {}
+  for path, sentences in sets.items():
+    out = _output_path(output_dir, path)
+    with io_utils.atomic_path(out) as tmp:
+      counts = tagging_data.write_records(tmp, tokenizer, sentences, labels,
+                                          args.max_seq_length, path)
+    with io_utils.atomic_path(out.replace(".tfrecord", ".sentences.jsonl")
+                              ) as tmp:
+      tagging_data.write_sentences(tmp, sentences)
+    files[os.path.basename(out)] = dict(source=path, **counts)
+  return dict(label_list=labels, num_classes=len(labels), files=files)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
   """Command-line entry point (see the module doc)."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument(
       "--task", required=True,
-      choices=sorted(classification_data.GLUE_TASKS) + ["custom", "squad"])
+      choices=sorted(classification_data.GLUE_TASKS) + ["conll", "custom",
+                                                         "race", "squad"])
   parser.add_argument("--input_dir", help="a GLUE task directory")
   parser.add_argument("--input_files", nargs="+",
                       help="TSV/CSV tables or SQuAD JSON files")
@@ -175,14 +258,17 @@ def main(argv: Optional[List[str]] = None) -> None:
   parser.add_argument("--text_a_column", help="custom: first text column")
   parser.add_argument("--text_b_column", help="custom: second text column")
   parser.add_argument("--label_column", help="custom: label column")
-  parser.add_argument("--labels", help="custom: comma-separated label list "
-                      "in class-id order (default: the sorted labels seen)")
+  parser.add_argument("--labels", help="custom, conll: comma-separated label "
+                      "list in class-id order (default: the labels seen, "
+                      "sorted; for conll O first)")
   parser.add_argument("--regression", action="store_true",
                       help="custom: the label is a number")
   parser.add_argument("--no_header", action="store_true",
                       help="custom: no header row; columns are indices")
   parser.add_argument("--version_2_with_negative", action="store_true",
                       help="squad: SQuAD v2.0 (unanswerable questions)")
+  parser.add_argument("--max_qa_length", type=int, default=128,
+                      help="race: question+option pieces kept (the last)")
   parser.add_argument("--doc_stride", type=int, default=128)
   parser.add_argument("--max_query_length", type=int, default=64)
   args = parser.parse_args(argv)
@@ -202,8 +288,13 @@ def main(argv: Optional[List[str]] = None) -> None:
                 "question; raise it or lower --max_query_length")
   if is_squad and args.doc_stride < 1:
     errors.fail(f"--doc_stride must be positive, got {args.doc_stride}")
+  if args.task == "race" and not 0 < args.max_qa_length <= (
+      args.max_seq_length - 3):
+    errors.fail(f"--max_qa_length {args.max_qa_length} must be in 1.."
+                f"{args.max_seq_length - 3} (--max_seq_length minus 3)")
   with _staged_output(args.output_dir) as staging:
-    make = make_squad if is_squad else make_classification
+    make = {"race": make_multiple_choice, "conll": make_tagging}.get(
+        args.task, make_squad if is_squad else make_classification)
     metadata = make(args, tokenizer, staging)
     metadata.update(task=args.task, max_seq_length=args.max_seq_length,
                     sp_model_file=args.sp_model_file,

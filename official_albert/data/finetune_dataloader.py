@@ -79,6 +79,9 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
   float32 for `label_type: float`) and int32 `example_id` `[batch]`.
   """
 
+  # A map over batches (e.g. undoing a shift that made padding neutral).
+  _postprocess = None
+
   def name_to_features_spec(self) -> Dict[str, tf.io.VarLenFeature]:
     """Model Garden's features, with the sequences of any length."""
     spec = super().name_to_features_spec()
@@ -101,9 +104,11 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
         params.global_batch_size) if input_context
                   else params.global_batch_size)
     if not params.dynamic_padding:
+      # The last axis of a sequence is the token axis ([options, length]
+      # for multiple choice).
       shapes = tf.nest.map_structure(
-          lambda t: [params.seq_length] if t.shape.rank else [],
-          dataset.element_spec)
+          lambda t: t.shape[:-1] + [params.seq_length] if t.shape.rank
+          else [], dataset.element_spec)
       return dataset.padded_batch(batch_size, shapes,
                                   drop_remainder=params.drop_remainder)
     if params.is_training and params.length_bucketing:
@@ -112,7 +117,7 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
                                      padded)
       return dataset.bucket_by_sequence_length(
           # Elements are a dict, or a (features, labels) tuple.
-          lambda *element: tf.shape(element[0]["input_word_ids"])[0],
+          lambda *element: tf.shape(element[0]["input_word_ids"])[-1],
           boundaries, [batch_size] * (len(boundaries) + 1),
           pad_to_bucket_boundary=padded,
           drop_remainder=params.drop_remainder)
@@ -125,7 +130,7 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
     reader = input_reader.InputReader(
         dataset_fn=dataset_fn.pick_dataset_fn(self._params.file_type),
         params=self._params, decoder_fn=self._decode, parser_fn=self._parse,
-        transform_and_batch_fn=self._batch)
+        transform_and_batch_fn=self._batch, postprocess_fn=self._postprocess)
     return reader.read(input_context)
 
 

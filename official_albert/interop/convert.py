@@ -1,4 +1,4 @@
-r"""Converts ALBERT checkpoints between ours, HuggingFace, TF1 and Model Garden.
+r"""Converts ALBERT checkpoints: ours, HuggingFace, TF1, Model Garden, keras-hub.
 
   python -m official_albert.interop.convert --from hf --to ours \
       --input albert-base-v2/ --output ckpt/albert_base
@@ -12,6 +12,9 @@ Formats (each a directory; see the module of each):
                 + albert_config.json + *.model
   model_garden  tf.train.Checkpoint(encoder=official.nlp.modeling.networks.
                 AlbertEncoder) + albert_config.json (encoder only, 1 group)
+  keras_hub     a keras-hub AlbertBackbone preset (save_to_preset: config.json,
+                model.weights.h5, tokenizer with assets/tokenizer/
+                vocabulary.spm); encoder only (see interop/kerashub.py)
 
 Every input is checked against its config: missing, unexpected or mis-shaped
 variables are reported by name and nothing is written.
@@ -24,6 +27,7 @@ from typing import Optional, Tuple
 from official_albert import errors
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.interop import hf
+from official_albert.interop import kerashub
 from official_albert.interop import layout
 from official_albert.interop import model_garden
 from official_albert.interop import ours
@@ -34,9 +38,10 @@ _READERS = {
     "hf": lambda path, config: hf.load(path),
     "tf1": tf1.load,
     "model_garden": model_garden.load,
+    "keras_hub": lambda path, config: kerashub.load(path),
 }
 _WRITERS = {"ours": ours.save, "hf": hf.save, "tf1": tf1.save,
-            "model_garden": model_garden.save}
+            "model_garden": model_garden.save, "keras_hub": kerashub.save}
 # Formats whose directory carries no config of ours, so --config may say it.
 _CONFIG_FROM_FLAG = ("tf1", "model_garden")
 
@@ -59,7 +64,7 @@ def read(source: str, input_path: str, config_path: Optional[str] = None
   """Reads a checkpoint in format `source` (see the module docstring).
 
   Args:
-    source: "ours", "hf", "tf1" or "model_garden".
+    source: "ours", "hf", "tf1", "model_garden" or "keras_hub".
     input_path: the input directory (or, for tf1 and model_garden, a
       checkpoint prefix).
     config_path: an `albert_config.json` for tf1 / model_garden inputs that
@@ -88,7 +93,7 @@ def convert(source: str, target: str, input_path: str, output_path: str,
   """Reads `input_path` in format `source`, writes `output_path` as `target`.
 
   Args:
-    source, target: "ours", "hf", "tf1" or "model_garden".
+    source, target: "ours", "hf", "tf1", "model_garden" or "keras_hub".
     input_path: the input directory (or, for tf1 and model_garden, a
       checkpoint prefix).
     output_path: the output directory; must not exist yet.

@@ -184,12 +184,14 @@ def restore_encoder(init_checkpoint: str, model: tf.Module,
   Args:
     init_checkpoint: the task's `init_checkpoint` ("" restores nothing).
     model: a model with an `encoder` attribute (classifier, span labeler).
-    seq_length: if given, `model` is first built with inputs of this length.
+    seq_length: if given, `model.encoder` is first built with inputs of this
+      length (the encoder alone: a multiple-choice model's inputs have an
+      options axis).
 
   Raises:
     UserError: as `restore_items`.
   """
   if init_checkpoint:
     if seq_length:
-      build(model, seq_length)
+      build(model.encoder, seq_length)
     restore_items(init_checkpoint, encoder=model.encoder)

@@ -29,6 +29,14 @@ head instead, `--seq_length` defaulting to the fine-tuning length:
     `label_id` `[batch]` and string `label` `[batch]` (regression: `logits`
     `[batch, 1]` and `score` `[batch]`); the text signatures also return
     the packed ids. The label names are the variable `label_list`.
+  multiple choice (`albert/race`): `multiple_choice` (also
+    `serving_default`): ids `[batch, options, seq_length]` -> `logits`,
+    `probabilities` `[batch, options]`, int32 `prediction` `[batch]`.
+  tagger (`albert/tagging`): `tag` (also `serving_default`): ids ->
+    `logits` `[batch, seq_length, tags]`, int32 `tag_id`
+    `[batch, seq_length]`; the tag names are the variable `label_list`.
+    Words, windows and character offsets stay in Python
+    (`serving.predict tag`), around this signature.
   SQuAD: `squad` (also `serving_default`): ids -> `start_logits`,
     `end_logits` `[batch, seq_length]`. There is no text signature: a
     question's context is cut into windows (`doc_stride`) whose number
@@ -324,6 +332,13 @@ def finetuned_signatures(module: FinetunedModule) -> Dict[str, object]:
   heads = _head_signatures(module, module.predict,
                            module.kind == finetuned.CLASSIFIER)
   name = finetuned.SIGNATURES[module.kind]
+  if module.kind == finetuned.MULTIPLE_CHOICE:
+    # Ids [batch, options, length]: one sequence per option.
+    heads["ids"] = _graph_fn(lambda **ids: module.predict(ids)
+                             ).get_concrete_function(**{
+                                 n: tf.TensorSpec([None, None, None],
+                                                  tf.int32, name=n)
+                                 for n in ENCODER_INPUTS})
   result = {name: heads["ids"], "serving_default": heads["ids"]}
   if module.kind == finetuned.CLASSIFIER:
     result["classify_text"] = heads["text"]

@@ -1,10 +1,12 @@
 """Fine-tuned models for serving: a model_dir or its exported SavedModel.
 
 A fine-tuned model directory is what `train.py` leaves for the
-`albert/sentence_prediction` or `albert/squad` experiment: `params.yaml`
-and trainer checkpoints (`ckpt-N`, root object `model`). Its kind is told
-by the config (`task.model.num_classes` for a classifier, `task.n_best_size`
-for SQuAD). What serving needs besides the weights comes from the config
+`albert/sentence_prediction`, `albert/squad`, `albert/race` or
+`albert/tagging` experiment: `params.yaml` and trainer checkpoints
+(`ckpt-N`, root object `model`). Its kind is told by the config
+(`task.n_best_size` for SQuAD, `task.class_names` for a tagger,
+`task.max_qa_length` for multiple choice, `task.model.num_classes` for a
+classifier). What serving needs besides the weights comes from the config
 and from the `metadata.json` that `create_finetuning_data` wrote beside the
 training records: the SentencePiece model, lower-casing, the label names
 and the sequence length. A SavedModel from `serving.export` carries the same
@@ -28,15 +30,25 @@ from official.core import config_definitions as cfg
 from official_albert import errors
 from official_albert.configs import overrides
 from official_albert.modeling import albert
+from official_albert.tasks import multiple_choice
 from official_albert.tasks import sentence_prediction
 from official_albert.tasks import squad
+from official_albert.tasks import tagging
 
 CLASSIFIER = "classifier"
 SQUAD = "squad"
+MULTIPLE_CHOICE = "multiple_choice"
+TAGGER = "tagger"
 EXPERIMENTS = {CLASSIFIER: "albert/sentence_prediction",
-               SQUAD: "albert/squad"}
+               SQUAD: "albert/squad", MULTIPLE_CHOICE: "albert/race",
+               TAGGER: "albert/tagging"}
+_TASKS = {CLASSIFIER: sentence_prediction.SentencePredictionTask,
+          SQUAD: squad.SquadTask,
+          MULTIPLE_CHOICE: multiple_choice.MultipleChoiceTask,
+          TAGGER: tagging.TaggingTask}
 # The ids signature of each kind in an exported SavedModel.
-SIGNATURES = {CLASSIFIER: "classify", SQUAD: "squad"}
+SIGNATURES = {CLASSIFIER: "classify", SQUAD: "squad",
+              MULTIPLE_CHOICE: "multiple_choice", TAGGER: "tag"}
 PARAMS_FILE = "params.yaml"
 
 # int32 `input_word_ids`, `input_mask`, `input_type_ids` [batch, length] ->
@@ -49,12 +61,13 @@ class Served:
   """A fine-tuned model ready to predict.
 
   Attributes:
-    kind: `CLASSIFIER` or `SQUAD`.
+    kind: `CLASSIFIER`, `SQUAD`, `MULTIPLE_CHOICE` or `TAGGER`.
     params: the experiment config the model was trained with.
     params_path: its `params.yaml`.
     vocab: the SentencePiece model path.
     lower_case: whether texts are lower-cased (uncased models).
-    labels: class names in class-id order; [] for regression and SQuAD.
+    labels: class (tagger: tag) names in class-id order; [] for
+      regression, SQuAD and multiple choice.
     seq_length: the sequence length the model was fine-tuned at.
     predict: see `PredictFn`.
     model: the live Keras model (None when loaded from a SavedModel).
@@ -94,11 +107,21 @@ def head_outputs(kind: str, model: tf_keras.Model,
 
   Returns:
     SQuAD: float32 `start_logits`, `end_logits` `[batch, length]`;
-    classifier: `classifier_outputs`.
+    multiple choice (ids `[batch, options, length]`): `logits` and
+    `probabilities` `[batch, options]`, int32 `prediction` `[batch]`;
+    tagger: `logits` `[batch, length, tags]`, int32 `tag_id`
+    `[batch, length]`; classifier: `classifier_outputs`.
   """
   outputs = model(inputs, training=False)
   if kind == SQUAD:
     return dict(start_logits=outputs[0], end_logits=outputs[1])
+  if kind == MULTIPLE_CHOICE:
+    return dict(logits=outputs, probabilities=tf.nn.softmax(outputs),
+                prediction=tf.argmax(outputs, -1, output_type=tf.int32))
+  if kind == TAGGER:
+    logits = outputs["logits"]
+    return dict(logits=logits,
+                tag_id=tf.argmax(logits, -1, output_type=tf.int32))
   return classifier_outputs(outputs, labels)
 
 
@@ -134,12 +157,16 @@ def read_config(params_path: str):
   task = overrides.load_yaml_file(params_path).get("task") or {}
   if "n_best_size" in task:
     kind = SQUAD
+  elif "class_names" in task:
+    kind = TAGGER
+  elif "max_qa_length" in task:
+    kind = MULTIPLE_CHOICE
   elif "num_classes" in (task.get("model") or {}):
     kind = CLASSIFIER
   else:
-    errors.fail(f"{params_path} is not an albert/sentence_prediction or "
-                "albert/squad config; pass a fine-tuned classifier or SQuAD "
-                "model directory")
+    errors.fail(f"{params_path} is not an albert/sentence_prediction, "
+                "albert/squad, albert/race or albert/tagging config; pass a "
+                "fine-tuned model directory")
   return kind, overrides.parse_configuration(EXPERIMENTS[kind],
                                              [params_path], "")
 
@@ -155,6 +182,10 @@ def _data_facts(kind: str, params, vocab: Optional[str]):
         "sp_model_file")
     return (vocab, task.validation_data.do_lower_case, [],
             task.validation_data.seq_length)
+  if kind in (TAGGER, MULTIPLE_CHOICE):
+    return (vocab or meta.get("sp_model_file"), meta.get("lower_case", True),
+            list(task.class_names or []) if kind == TAGGER else [],
+            meta.get("max_seq_length", task.train_data.seq_length))
   labels = meta.get("label_list")
   num_classes = task.model.num_classes
   if labels is None or (len(labels) or 1) != num_classes:
@@ -176,10 +207,11 @@ def build_model(kind: str, params, model_dir: str) -> tf_keras.Model:
                 "pass the model directory train.py wrote")
   # No evaluation data: the SQuAD task would tokenize it when built.
   config = params.task.replace(validation_data=dict(input_path=""))
-  task_cls = (squad.SquadTask if kind == SQUAD
-              else sentence_prediction.SentencePredictionTask)
-  model = task_cls(config).build_model()
-  model(albert.dummy_inputs())
+  model = _TASKS[kind](config).build_model()
+  dummy = albert.dummy_inputs()
+  if kind == MULTIPLE_CHOICE:  # One option.
+    dummy = {k: v[:, None] for k, v in dummy.items()}
+  model(dummy)
   status = tf.train.Checkpoint(model=model).read(path)
   try:
     status.expect_partial().assert_existing_objects_matched()
@@ -242,6 +274,10 @@ def load(path: str, vocab: Optional[str] = None) -> Served:
     served = _from_saved_model(path, vocab)
   else:
     served = _from_model_dir(path, vocab)
+  if served.kind == SQUAD and served.params.task.model.head != "cls":
+    errors.fail(f"{path} uses the beam SQuAD 2.0 head; serving supports the "
+                "[CLS]-span head only (task.model.head=cls); evaluate beam "
+                "models with train.py --mode=eval")
   if not served.vocab or not os.path.isfile(served.vocab):
     errors.fail(f"the vocabulary of {path} ({served.vocab or 'not recorded'})"
                 " is not found; pass --vocab spiece.model")

@@ -32,8 +32,24 @@ and span decoding (see `serving.qa`):
   {"id": "q1", "answer": "Denver Broncos", "start": 177, "score": 9.1,
    "probability": 0.83}
 
-(`start` is the answer's character offset in the context.) Every command
-writes its JSONL atomically.
+(`start` is the answer's character offset in the context.)
+
+`multiple-choice`: a fine-tuned `albert/race` model picks an option for each
+question of a JSONL file (`context`, `question`, `options`, optional `id`;
+`label` is not needed) or CSV (`context`, `question`, `option_*` columns),
+encoded as its training records were (see `serving.choice`):
+
+  {"id": "q1", "prediction": "B", "index": 1,
+   "probabilities": [0.1, 0.7, 0.1, 0.1]}
+
+`tag`: a fine-tuned `albert/tagging` model tags each line of a text file
+(words split at whitespace) and gives the entities as character offsets
+into the line (see `serving.tag`):
+
+  {"line": 1, "words": [...], "tags": ["B-PER", "I-PER", "O", ...],
+   "entities": [{"type": "PER", "start": 0, "end": 12, "text": "Steve Jobs"}]}
+
+Every command writes its JSONL atomically.
 """
 
 import argparse
@@ -53,9 +69,12 @@ from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.interop import convert
 from official_albert.interop import layout
 from official_albert.interop import ours
+from official_albert.data import multiple_choice_data
+from official_albert.serving import choice
 from official_albert.serving import classify
 from official_albert.serving import finetuned
 from official_albert.serving import qa
+from official_albert.serving import tag
 
 # inputs (int32 arrays) -> mlm_logits [batch, predictions, vocab].
 MlmFn = Callable[[Dict[str, np.ndarray]], np.ndarray]
@@ -230,6 +249,23 @@ def _qa_command(args) -> None:
                                       examples, args.batch_size))
 
 
+def _multiple_choice_command(args) -> None:
+  questions = multiple_choice_data.read_table(args.input, labelled=False)
+  _write_jsonl(args.output, choice.choose(
+      finetuned.load(args.model, args.vocab), questions, args.batch_size))
+
+
+def _tag_command(args) -> None:
+  if not os.path.isfile(args.input):
+    errors.fail(f"--input {args.input} not found; pass a text file")
+  with open(args.input, encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  if not any(line.strip() for line in lines):
+    errors.fail(f"--input {args.input} is empty; write one text per line")
+  _write_jsonl(args.output, tag.tag_lines(
+      finetuned.load(args.model, args.vocab), lines, args.batch_size))
+
+
 def main(argv=None) -> None:
   """Command-line entry point; see the module docstring."""
   parser = argparse.ArgumentParser(
@@ -259,13 +295,23 @@ def main(argv=None) -> None:
   qa_parser = commands.add_parser(
       "qa", help="answer questions with a fine-tuned SQuAD model")
   qa_parser.set_defaults(run=_qa_command)
+  choice_parser = commands.add_parser(
+      "multiple-choice", help="pick options with a fine-tuned RACE model")
+  choice_parser.set_defaults(run=_multiple_choice_command)
+  tag_parser = commands.add_parser(
+      "tag", help="tag words and find entities with a fine-tuned tagger")
+  tag_parser.set_defaults(run=_tag_command)
   for sub, model_help, input_help in (
       (fill, "checkpoint directory or SavedModel directory",
        "text file, one text with [MASK]s per line"),
       (classify_parser, "fine-tuned classifier model_dir or its SavedModel",
        ".txt (one text per line) or .tsv/.csv table"),
       (qa_parser, "fine-tuned SQuAD model_dir or its SavedModel",
-       "JSONL: question, context, optional id")):
+       "JSONL: question, context, optional id"),
+      (choice_parser, "fine-tuned albert/race model_dir or its SavedModel",
+       "JSONL (context, question, options) or CSV (option_* columns)"),
+      (tag_parser, "fine-tuned albert/tagging model_dir or its SavedModel",
+       "text file, one text per line")):
     sub.add_argument("--model", required=True, help=model_help)
     sub.add_argument("--input", required=True, help=input_help)
     sub.add_argument("--output", required=True, help="JSONL file to write")

@@ -7,11 +7,18 @@ reads unpadded records with per-batch padding, restores the encoder from a
 pretraining checkpoint, and scores the whole dev set at once
 (`official_albert.metrics.glue`), writing the predictions as a GLUE-style
 TSV (`index<TAB>prediction`) in the model directory.
+
+Evaluating on an unlabelled GLUE test set (records of `test.tsv`, marked
+`"labelled": false` in `metadata.json`) scores nothing: it writes the
+leaderboard file, `MODEL_DIR/glue_submission/SST-2.tsv` (`CoLA.tsv`,
+`MNLI-m.tsv`, ...; `test_predictions.tsv` for other tables), with the
+task's label strings, and reports only `test_examples`.
 """
 
+import functools
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -22,12 +29,14 @@ from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import finetuning
 from official_albert.data import finetune_dataloader
+from official_albert.data import glue_test
 from official_albert.metrics import glue
 from official_albert.modeling import checkpoints
 from official_albert.modeling import heads
 from official_albert.modeling import hub_encoder
 
 PREDICTIONS_FILE = "dev_predictions.tsv"
+SUBMISSION_DIR = "glue_submission"
 
 
 def read_metadata(input_path: str) -> Optional[dict]:
@@ -45,6 +54,44 @@ def read_metadata(input_path: str) -> Optional[dict]:
     return None
   with tf.io.gfile.GFile(path) as f:
     return json.load(f)
+
+
+def is_unlabelled(input_path: str) -> bool:
+  """Whether `metadata.json` marks every file of `input_path` unlabelled
+  (a GLUE test set); records without metadata count as labelled."""
+  meta = read_metadata(input_path) if input_path else None
+  if meta is None:
+    return False
+  files = [os.path.basename(f) for p in input_path.split(",") if p.strip()
+           for f in tf.io.gfile.glob(p.strip())]
+  entries = [meta.get("files", {}).get(name, {}) for name in files]
+  return bool(entries) and all(e.get("labelled") is False for e in entries)
+
+
+def records_needed(task_config, mode: str, task_flag: str
+                   ) -> Iterator[Tuple[str, Any, Optional[dict]]]:
+  """The record sets `mode` reads, with their `metadata.json`.
+
+  Args:
+    task_config: a fine-tuning task config (`train_data`, `validation_data`).
+    mode: a `train.py` mode; "train" and "eval" in it select the sets.
+    task_flag: the `create_finetuning_data --task` value, for the message.
+
+  Yields:
+    `("train" or "eval", data config, metadata dict or None)`.
+
+  Raises:
+    UserError: if no file matches a needed set's `input_path`.
+  """
+  for needed, data in (("train", task_config.train_data),
+                       ("eval", task_config.validation_data)):
+    if needed not in mode:
+      continue
+    if not data.input_path or not tf.io.gfile.glob(data.input_path):
+      errors.fail(f"no records match {data.input_path!r}; create them with "
+                  "`python -m official_albert.data.create_finetuning_data"
+                  f"{' --task ' + task_flag if task_flag else ''}`")
+    yield needed, data, read_metadata(data.input_path)
 
 
 @task_factory.register_task_cls(finetuning.SentencePredictionConfig)
@@ -67,14 +114,7 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
         missing.
     """
     num_classes = self.task_config.model.num_classes
-    for needed, data in (("train", self.task_config.train_data),
-                         ("eval", self.task_config.validation_data)):
-      if needed not in mode:
-        continue
-      if not data.input_path or not tf.io.gfile.glob(data.input_path):
-        errors.fail(f"no records match {data.input_path!r}; create them with "
-                    "`python -m official_albert.data.create_finetuning_data`")
-      meta = read_metadata(data.input_path)
+    for _, data, meta in records_needed(self.task_config, mode, ""):
       if meta is None:
         continue
       labels = meta.get("label_list") or []
@@ -99,9 +139,22 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
     checkpoints.restore_encoder(self.task_config.init_checkpoint, model,
                                 self.task_config.train_data.seq_length)
 
+  @functools.cached_property
+  def _unlabelled_eval(self) -> bool:
+    return is_unlabelled(self.task_config.validation_data.input_path)
+
+  def build_metrics(self, training=None):
+    """Model Garden's metrics; none for an unlabelled evaluation set (its
+    labels are placeholders)."""
+    if not training and self._unlabelled_eval:
+      return []
+    return super().build_metrics(training)
+
   def validation_step(self, inputs, model, metrics=None):
     logs = super().validation_step(inputs, model, metrics)
     logs["example_id"] = inputs["example_id"]
+    if self._unlabelled_eval:
+      del logs[self.loss]  # A loss against placeholder labels means nothing.
     return logs
 
   def aggregate_logs(self, state=None, step_outputs=None):
@@ -133,10 +186,20 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
                 example_id=ids[order])
 
   def reduce_aggregated_logs(self, aggregated_logs, global_step=None):
-    """Scores the whole dev set and writes the prediction TSV."""
+    """Scores the whole dev set and writes the prediction TSV; for a test
+    set, writes the leaderboard file instead of scoring."""
     result = self.predictions(aggregated_logs)
+    input_path = self.task_config.validation_data.input_path
+    meta = read_metadata(input_path) or {}
+    if self._unlabelled_eval:
+      name = glue_test.submission_name(meta.get("task", ""), input_path)
+      if self.logging_dir:
+        self.write_predictions(
+            os.path.join(self.logging_dir, SUBMISSION_DIR,
+                         name or "test_predictions.tsv"),
+            result, meta.get("label_list") or [])
+      return dict(test_examples=len(result["example_id"]))
     if self.logging_dir:
-      meta = read_metadata(self.task_config.validation_data.input_path) or {}
       self.write_predictions(os.path.join(self.logging_dir, PREDICTIONS_FILE),
                              result, meta.get("label_list") or [])
     return glue.glue_metrics(self.metric_type, result["labels"],

@@ -7,19 +7,25 @@ tokenizes the evaluation JSON with `official_albert.data.squad_data` (exact
 character offsets), reads unpadded records with per-batch padding, and
 scores with the official scripts (`official_albert.metrics.squad`).
 
-No-answer (v2.0): the [CLS] position is the "no answer" span; training
-windows without the answer point there. At evaluation, each question's
+Two heads (`task.model.head`). "cls", BERT's: no-answer (v2.0) is the
+[CLS] span; training windows without the answer point there. At evaluation, each question's
 no-answer score is the smallest [CLS] start+end logit over its windows, the
 span score the best valid span's; the question gets "" when the difference
 exceeds `null_score_diff_threshold` (Devlin et al., 2019, section 4.3).
-The evaluation also reports the threshold that maximises dev F1
-(`best_f1_thresh`), to be set as `null_score_diff_threshold` for test data.
+"beam", the original `run_squad_v2.py` head (`modeling.squad_v2`; the
+v2.0 recipe's default): a start/end beam, and no-answer when the smallest
+`cls_logits` over the question's windows exceeds the threshold; loss, metrics
+and logs are Model Garden's XLNet SQuAD task's, the decoding its XLNet-mode
+post-processing. The evaluation also reports the threshold that maximises
+dev F1 (`best_f1_thresh`), to be set as `null_score_diff_threshold` for test
+data.
 
 Written to the model directory at each evaluation: `predictions.json` (id ->
 answer text), `nbest_predictions.json`, and for v2.0 `null_odds.json`
 (id -> score difference).
 """
 
+import copy
 import dataclasses
 import json
 import os
@@ -40,6 +46,10 @@ from official_albert.metrics import squad as squad_metrics
 from official_albert.modeling import checkpoints
 from official_albert.modeling import heads
 from official_albert.modeling import hub_encoder
+from official_albert.modeling import squad_v2
+
+CLS = "cls"
+BEAM = "beam"
 
 
 def _write_json(path: str, value) -> None:
@@ -72,6 +82,8 @@ def decode_answers(config: finetuning.SquadConfig,
     `probability`, `start_logit`, `end_logit`); for v2.0 question id ->
     no-answer score minus best span score (else empty).
   """
+  if config.model.head == BEAM:
+    return _decode_beam(config, examples, features, results)
   # Logits of a batch's padding positions are cut off, so that they cannot
   # take n-best slots from real tokens: a window's answer does not depend on
   # the other windows it was batched with.
@@ -86,16 +98,113 @@ def decode_answers(config: finetuning.SquadConfig,
       null_score_diff_threshold=config.null_score_diff_threshold)
 
 
+def _decode_beam(config, examples, features, results):
+  """`decode_answers` for the beam head (original `run_squad_v2.py`).
+
+  Model Garden's post-processing in its XLNet mode: the n-best are the
+  `start_n_top` x `end_n_top` beam pairs by start + end log-probability, the
+  answer the best valid one, and a question's no-answer score its smallest
+  `cls_logits` over windows. That mode indexes the features' piece maps by
+  sequence position, so each feature's maps get the `[CLS] q [SEP]` prefix
+  as empty entries: beam positions there are not in `token_is_max_context`
+  and are dropped, as the original's `token_to_orig_map` check drops them.
+  The question gets "" when its `cls_logits` exceeds
+  `null_score_diff_threshold`.
+  """
+  shifted = []
+  for feature in features:
+    offset = feature.tokens.index("[SEP]") + 1
+    feature = copy.copy(feature)
+    feature.tok_start_to_orig_index = ([-1] * offset +
+                                       list(feature.tok_start_to_orig_index))
+    feature.tok_end_to_orig_index = ([-1] * offset +
+                                     list(feature.tok_end_to_orig_index))
+    shifted.append(feature)
+  answers, nbest, null_odds = squad_lib_sp.postprocess_output(
+      examples, shifted, results, config.model.start_n_top,
+      config.max_answer_length, config.validation_data.do_lower_case,
+      version_2_with_negative=True, xlnet_format=True)
+  null_odds = {k: float(v) for k, v in null_odds.items()}
+  predictions = {qid: "" if null_odds[qid] > config.null_score_diff_threshold
+                 else text for qid, text in answers.items()}
+  return predictions, nbest, null_odds
+
+
+def _xlnet(method):
+  """Model Garden's XLNet SQuAD task method (the beam head's loss, metrics,
+  validation step and log aggregation are XLNet's)."""
+  return getattr(question_answering.XLNetQuestionAnsweringTask, method)
+
+
 @task_factory.register_task_cls(finetuning.SquadConfig)
 class SquadTask(question_answering.QuestionAnsweringTask):
-  """Fine-tunes an `AlbertSpanLabeler` on SQuAD v1.1 or v2.0."""
+  """Fine-tunes an `AlbertSpanLabeler` (or, with `model.head: beam`, an
+  `AlbertSquadV2Labeler`) on SQuAD v1.1 or v2.0."""
 
-  def build_model(self) -> heads.AlbertSpanLabeler:
+  @property
+  def _beam(self) -> bool:
+    return self.task_config.model.head == BEAM
+
+  def build_model(self):
+    """The span labeler of `model.head`.
+
+    Raises:
+      UserError: on an unknown head, the beam head on v1.1 data, or unequal
+        beam sizes.
+    """
+    model = self.task_config.model
+    if model.head not in (CLS, BEAM):
+      errors.fail(f"task.model.head={model.head!r}; use {CLS!r} or {BEAM!r}")
     encoder = hub_encoder.build_encoder(self.task_config)
-    return heads.AlbertSpanLabeler(
-        encoder,
-        initializer_range=self.task_config.model.encoder.initializer_range,
-        hidden_size=hub_encoder.hidden_size(self.task_config, encoder))
+    if model.head == CLS:
+      return heads.AlbertSpanLabeler(
+          encoder, initializer_range=model.encoder.initializer_range,
+          hidden_size=hub_encoder.hidden_size(self.task_config, encoder))
+    if not self.task_config.validation_data.version_2_with_negative:
+      errors.fail("task.model.head=beam is the SQuAD 2.0 head; set "
+                  "task.validation_data.version_2_with_negative=true or use "
+                  "task.model.head=cls")
+    if model.start_n_top != model.end_n_top or model.start_n_top < 2:
+      errors.fail(f"task.model.start_n_top={model.start_n_top} and "
+                  f"end_n_top={model.end_n_top} must be equal and >= 2")
+    return squad_v2.AlbertSquadV2Labeler(
+        encoder, model.start_n_top, model.end_n_top, model.dropout_rate)
+
+  def build_losses(self, labels, model_outputs, aux_losses=None):
+    if self._beam:  # Start/end cross-entropy + cls_logits cross-entropy.
+      return _xlnet("build_losses")(self, labels, model_outputs, aux_losses)
+    return super().build_losses(labels, model_outputs, aux_losses)
+
+  def train_step(self, inputs, model, optimizer, metrics=None):
+    if self._beam:  # The end logits are conditioned on the gold start.
+      features, labels = inputs
+      inputs = (dict(features, start_positions=labels["start_positions"]),
+                labels)
+    return super().train_step(inputs, model, optimizer, metrics)
+
+  def process_metrics(self, metrics, labels, model_outputs):
+    if self._beam:
+      _xlnet("process_metrics")(self, metrics, labels, model_outputs)
+    else:
+      super().process_metrics(metrics, labels, model_outputs)
+
+  def process_compiled_metrics(self, compiled_metrics, labels, model_outputs):
+    if self._beam:
+      _xlnet("process_compiled_metrics")(self, compiled_metrics, labels,
+                                         model_outputs)
+    else:
+      super().process_compiled_metrics(compiled_metrics, labels,
+                                       model_outputs)
+
+  def validation_step(self, inputs, model, metrics=None):
+    if self._beam:
+      return _xlnet("validation_step")(self, inputs, model, metrics)
+    return super().validation_step(inputs, model, metrics)
+
+  def aggregate_logs(self, state=None, step_outputs=None):
+    if self._beam:
+      return _xlnet("aggregate_logs")(self, state, step_outputs)
+    return super().aggregate_logs(state, step_outputs)
 
   def initialize(self, model: heads.AlbertSpanLabeler) -> None:
     """Restores the encoder from `init_checkpoint`, if set (strictly)."""

@@ -1,0 +1,191 @@
+"""The original SQuAD 2.0 head (`task.model.head: beam`).
+
+Oracles: the head's math restated in numpy from the original
+`squad_utils.create_v2_model` on the original-named weights
+(`interop.squad_v2_head`), and the official SQuAD 2.0 script (Model Garden's
+copy) on the predictions `train.py` writes for a real dev-v2.0 slice
+(tests/data/squad), for both heads at equal steps.
+"""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from official.nlp.tools import squad_evaluate_v2_0
+
+import train
+from official_albert.configs import encoders
+from official_albert.configs import overrides
+from official_albert.data import create_finetuning_data
+from official_albert.errors import UserError
+from official_albert.interop import squad_v2_head
+from official_albert.modeling import squad_v2
+from test_finetune_tasks import _trainer_yaml  # pylint: disable=g-bad-import-order
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+VOCAB = str(REPO / "assets/vocab/albert_demo_8k.model")
+TINY = str(REPO / "configs/models/albert_tiny.yaml")
+
+
+def _model(seed=0):
+  tf.keras.utils.set_random_seed(seed)
+  encoder = encoders.build_encoder(encoders.AlbertEncoderConfig(
+      vocab_size=100, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+      num_attention_heads=2, intermediate_size=32))
+  return squad_v2.AlbertSquadV2Labeler(encoder)
+
+
+def _inputs():
+  # Two windows: [CLS] q q [SEP] p... [SEP] pad; 5 paragraph pieces or more.
+  ids = np.array([[2, 11, 12, 3, 20, 21, 22, 23, 24, 25, 3, 0],
+                  [2, 13, 3, 30, 31, 32, 33, 34, 35, 36, 37, 3]], np.int32)
+  types = np.array([[0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0],
+                    [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1]], np.int32)
+  return dict(input_word_ids=ids, input_mask=(ids > 0).astype(np.int32),
+              input_type_ids=types)
+
+
+def _log_softmax(x):
+  x = x - x.max(-1, keepdims=True)
+  return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def _layer_norm(x, gamma, beta):
+  mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+  return (x - mean) / np.sqrt(var + 1e-12) * gamma + beta
+
+
+def _original_head(seq, p_mask, w, k=5):
+  """create_v2_model at inference, batch-major; p_mask 1 = not a candidate."""
+  start = (seq @ w["start_logits/dense/kernel"])[..., 0] + w[
+      "start_logits/dense/bias"]
+  start = start * (1 - p_mask) - 1e30 * p_mask
+  start_log_probs = _log_softmax(start)
+  top_start = np.argsort(-start_log_probs, -1)[:, :k]
+  out = dict(start_top_index=top_start, start_top_log_probs=np.take_along_axis(
+      start_log_probs, top_start, -1), end_top_index=[], end_top_log_probs=[])
+  for b in range(len(seq)):
+    ends, end_probs = [], []
+    for s in top_start[b]:
+      x = np.concatenate([seq[b], np.repeat(seq[b, s][None], len(seq[b]), 0)],
+                         -1)
+      h = np.tanh(x @ w["end_logits/dense_0/kernel"] +
+                  w["end_logits/dense_0/bias"])
+      h = _layer_norm(h, w["end_logits/LayerNorm/gamma"],
+                      w["end_logits/LayerNorm/beta"])
+      end = (h @ w["end_logits/dense_1/kernel"])[:, 0] + w[
+          "end_logits/dense_1/bias"]
+      end = _log_softmax(end * (1 - p_mask[b]) - 1e30 * p_mask[b])
+      top = np.argsort(-end)[:k]
+      ends += list(top)
+      end_probs += list(end[top])
+    out["end_top_index"].append(ends)
+    out["end_top_log_probs"].append(end_probs)
+  start_p = np.exp(start_log_probs)
+  feature = np.concatenate([(seq * start_p[..., None]).sum(1), seq[:, 0]], -1)
+  h = np.tanh(feature @ w["answer_class/dense_0/kernel"] +
+              w["answer_class/dense_0/bias"])
+  out["cls_logits"] = (h @ w["answer_class/dense_1/kernel"])[:, 0]
+  return out
+
+
+def test_head_equals_the_original_math():
+  model = _model()
+  inputs = _inputs()
+  out = model(inputs, training=False)
+  weights = squad_v2_head.to_original(model)
+  assert weights["end_logits/dense_0/kernel"].shape == (32, 16)
+  assert weights["answer_class/dense_1/kernel"].shape == (16, 1)
+  seq = model.encoder(inputs, training=False)["sequence_output"].numpy()
+  p_mask = 1 - squad_v2.paragraph_mask(inputs["input_mask"],
+                                       inputs["input_type_ids"]).numpy()
+  # [CLS] and the paragraph only: query, [SEP]s and padding are masked.
+  np.testing.assert_array_equal(p_mask[0], [0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1,
+                                            1])
+  want = _original_head(seq, p_mask.astype(np.float32), weights)
+  np.testing.assert_array_equal(out["start_top_index"], want["start_top_index"])
+  np.testing.assert_allclose(out["start_top_predictions"],
+                             want["start_top_log_probs"], atol=1e-5)
+  np.testing.assert_array_equal(out["end_top_index"], want["end_top_index"])
+  np.testing.assert_allclose(out["end_top_predictions"],
+                             want["end_top_log_probs"], atol=1e-5)
+  np.testing.assert_allclose(out["class_logits"], want["cls_logits"],
+                             atol=1e-5)
+
+
+def test_original_names_round_trip(tmp_path):
+  source, target = _model(0), _model(1)
+  inputs = _inputs()
+  source(inputs)
+  target(inputs)
+  weights = squad_v2_head.to_original(source)
+  # A fine-tuned original checkpoint: encoder, head, optimizer slots.
+  variables = {name: tf.Variable(value, name=name.replace("/", "_"))
+               for name, value in weights.items()}
+  variables["bert/embeddings/LayerNorm/gamma"] = tf.Variable(np.ones(8))
+  variables["start_logits/dense/kernel/adam_m"] = tf.Variable(
+      weights["start_logits/dense/kernel"])
+  variables["global_step"] = tf.Variable(7, dtype=tf.int64)
+  prefix = tf.compat.v1.train.Saver(var_list=variables).save(
+      None, str(tmp_path / "model.ckpt"), write_meta_graph=False)
+  encoder_part, head_part = squad_v2_head.split_tf1(prefix)
+  assert set(encoder_part) == {"bert/embeddings/LayerNorm/gamma"}
+  assert set(head_part) == set(squad_v2_head.NAMES)
+  target.encoder.set_weights(source.encoder.get_weights())
+  squad_v2_head.from_original(target, head_part, prefix)
+  for key, value in source(inputs, training=False).items():
+    np.testing.assert_array_equal(value, target(inputs, training=False)[key])
+  del head_part["answer_class/dense_1/kernel"]
+  with pytest.raises(UserError, match=r"lacks .*answer_class/dense_1/kernel"):
+    squad_v2_head.from_original(target, head_part, prefix)
+
+
+@pytest.fixture(scope="module")
+def records(test_data, tmp_path_factory):
+  out = tmp_path_factory.mktemp("squad2") / "records"
+  create_finetuning_data.main(
+      ["--task", "squad", "--input_files",
+       str(test_data / "squad/dev-v2.0-train.json"), "--version_2_with_negative",
+       "--sp_model_file", VOCAB, "--output_dir", str(out),
+       "--max_seq_length", "192"])
+  return out
+
+
+@pytest.mark.parametrize("head", ["beam", "cls"])
+def test_both_heads_train_and_score(tmp_path, test_data, records, head):
+  eval_json = test_data / "squad/dev-v2.0-eval.json"
+  run_yaml = _trainer_yaml(tmp_path, (
+      f"task:\n  model: {{head: {head}}}\n"
+      f"  train_data: {{input_path: {records}/dev-v2.0-train.tfrecord, "
+      "global_batch_size: 16, seq_length: 192}\n"
+      f"  validation_data: {{input_path: {eval_json}, vocab_file: {VOCAB}, "
+      "global_batch_size: 32, seq_length: 192}\n"))
+  model_dir = tmp_path / "model"
+  train.run("albert/squad", "train_and_eval", str(model_dir),
+            [TINY, str(REPO / "experiments/squad/v2.0.yaml"), run_yaml], "")
+  metrics = json.loads((model_dir / "metrics.json").read_text())
+  predictions = json.loads((model_dir / "predictions.json").read_text())
+  null_odds = json.loads((model_dir / "null_odds.json").read_text())
+  dataset = json.loads(eval_json.read_text())["data"]
+  contexts = {qa["id"]: p["context"] for a in dataset
+              for p in a["paragraphs"] for qa in p["qas"]}
+  assert set(predictions) == set(contexts) == set(null_odds)
+  for qid, text in predictions.items():
+    assert text in contexts[qid]
+    assert (text == "") == (null_odds[qid] > 0.0)  # threshold 0.0
+  official = squad_evaluate_v2_0.evaluate(dataset, predictions)
+  for key in ("f1", "exact", "HasAns_f1", "NoAns_f1"):
+    assert metrics[key] == pytest.approx(official[key])
+  assert metrics["best_f1"] >= metrics["f1"] - 1e-9
+
+
+def test_v2_recipe_uses_the_beam_head():
+  params = overrides.parse_configuration(
+      "albert/squad", [str(REPO / "experiments/squad/v2.0.yaml")], "")
+  model = params.task.model
+  assert (model.head, model.start_n_top, model.end_n_top) == ("beam", 5, 5)
+  params = overrides.parse_configuration(
+      "albert/squad", [str(REPO / "experiments/squad/v1.1.yaml")], "")
+  assert params.task.model.head == "cls"
