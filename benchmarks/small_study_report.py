@@ -47,7 +47,7 @@ def collect(run_dir: str):
 
 def table(results) -> str:
   """Markdown: median [min-max] (n) per init, and whether the medians differ
-  by more than both ranges."""
+  by more than both ranges (judged only with at least 2 runs of each)."""
   lines = ["| task (metric) | scratch: median [range] (runs) | pretrained: "
            "median [range] (runs) | pretrained - scratch (medians) | beyond "
            "both ranges? |", "|---|---|---|---|---|"]
@@ -64,7 +64,9 @@ def table(results) -> str:
                    f" ({len(values)})")
     if len(medians) == 2:
       margin = medians[1] - medians[0]
-      beyond = "yes" if abs(margin) > max(ranges) else "no"
+      enough = min(len(results[task][i]) for i in INITS) >= 2
+      beyond = ("yes" if abs(margin) > max(ranges) else "no") if enough else (
+          "n/a (1 run)")
       cells += [f"{margin:+.3f}", beyond]
     else:
       cells += ["", ""]
