@@ -17,7 +17,9 @@ import tensorflow as tf
 from official.nlp.tools import squad_evaluate_v1_1
 
 import train
+from official_albert import errors
 from official_albert import io_utils
+from official_albert.configs import overrides
 from official_albert.data import create_finetuning_data
 from official_albert.data import create_pretraining_data
 from official_albert.data import train_vocab
@@ -66,6 +68,21 @@ def test_atomic_path_on_a_url(ram):
     _write(f"{tmp}/sub/b", "b")
   assert (_read(f"{ram}/tree/a"), _read(f"{ram}/tree/sub/b")) == ("a", "b")
   assert gfile.listdir(ram) == ["out", "tree"]
+
+
+def test_config_file_on_ram(ram):
+  """--config_file gs://... is read as Model Garden users pass it."""
+  _write(f"{ram}/exp.yaml", "trainer:\n  train_steps: 7\n"
+         "  optimizer_config:\n    learning_rate:\n"
+         "      polynomial: {initial_learning_rate: 5e-5}\n")
+  params = overrides.parse_configuration(
+      "albert/sentence_prediction", [f"{ram}/exp.yaml"], "")
+  assert params.trainer.train_steps == 7
+  polynomial = params.trainer.optimizer_config.learning_rate.polynomial
+  assert polynomial.initial_learning_rate == 5e-5
+  with pytest.raises(errors.UserError, match="not found"):
+    overrides.parse_configuration("albert/sentence_prediction",
+                                  [f"{ram}/missing.yaml"], "")
 
 
 def test_vocab_and_pretraining_records_to_ram(ram):

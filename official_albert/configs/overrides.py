@@ -14,7 +14,6 @@ that turn silent mistakes into one-line errors:
 """
 
 import difflib
-import os
 import re
 import typing
 from typing import Any, Dict, List, Optional
@@ -26,6 +25,7 @@ from official.modeling import hyperparams
 from official.modeling.hyperparams import params_dict
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.training import seeding
 
 
@@ -91,9 +91,9 @@ def load_yaml_file(path: str) -> Dict[str, Any]:
   Raises:
     UserError: if the file is missing, not YAML, or not a mapping.
   """
-  if not os.path.isfile(path):
+  if not io_utils.exists(path) or io_utils.isdir(path):
     errors.fail(f"config file {path!r} not found; check the --config_file path")
-  with open(path, encoding="utf-8") as f:
+  with io_utils.open_file(path) as f:
     try:
       data = safe_load(f)
     except yaml.YAMLError as e:

@@ -105,7 +105,7 @@ class MultipleChoiceTask(sentence_prediction.SentencePredictionTask):
       letters = string.ascii_uppercase
       with io_utils.atomic_path(os.path.join(self.logging_dir,
                                              PREDICTIONS_FILE)) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with io_utils.open_file(tmp, "w") as f:
           for i, example_id in enumerate(ids):
             f.write(json.dumps(dict(
                 id=names[example_id] if names else int(example_id),

@@ -128,7 +128,7 @@ class TaggingTask(mg_tagging.TaggingTask):
           path.replace(".tfrecord", ".sentences.jsonl"))
       with io_utils.atomic_path(os.path.join(self.logging_dir,
                                              PREDICTIONS_FILE)) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with io_utils.open_file(tmp, "w") as f:
           for i, (gold, predicted) in enumerate(zip(tags["gold"],
                                                     tags["predicted"])):
             words = source[i]["words"] if source else ["_"] * len(gold)

@@ -15,7 +15,6 @@ the run's TensorBoard summaries (`train/`, `validation/`) into a PNG.
 """
 
 import argparse
-import glob
 import json
 import math
 import os
@@ -49,7 +48,7 @@ def read_curves(model_dir: str):
   """{split: {tag: [(step, value)]}} from the run's summary event files."""
   curves = {}
   for split in ("train", "validation"):
-    for path in sorted(glob.glob(os.path.join(model_dir, split, "events*"))):
+    for path in sorted(tf.io.gfile.glob(os.path.join(model_dir, split, "events*"))):
       for event in tf.compat.v1.train.summary_iterator(path):
         for value in event.summary.value:
           if value.tag in CURVES:
