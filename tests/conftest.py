@@ -24,7 +24,7 @@ def make_pretraining_records(root: pathlib.Path, num_documents: int,
                              num_shards: int = 1) -> pathlib.Path:
   """Records made by our CLI from the first documents of real held-out text.
 
-  `assets/corpus/heldout.txt` is WikiText-2 test from ../shared/data in the
+  `assets/corpus/heldout.txt` is WikiText-2 test (assets/README.md) in the
   one-sentence-per-line format (`official_albert.data.prepare_corpus`).
   Returns the output directory (`*.tfrecord` and `metadata.json`).
   """

@@ -2,7 +2,7 @@
 
 The oracle is the sequential tool: for the same flags the pipeline must
 write byte-identical shards and the same metadata. Input: whole documents of
-assets/corpus/train.txt (prepare_corpus output of shared/data/corpus) split
+assets/corpus/train.txt (prepare_corpus output; assets/README.md) split
 over two files, so that document numbering across files is exercised, and
 the bundled 8k-piece vocabulary.
 """
@@ -36,7 +36,7 @@ RUNNER = ["--runner=DirectRunner", "--direct_num_workers=2",
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
   """Two seed-format files: 3 Emma chapters, then 3 WikiText articles
-  (assets/corpus/train.txt, made from ../shared/data; assets/README)."""
+  (assets/corpus/train.txt; assets/README.md)."""
   with open(os.path.join(REPO, "assets", "corpus", "train.txt"),
             encoding="utf-8") as f:
     docs = f.read().strip().split("\n\n")

@@ -1,7 +1,7 @@
 """Tests of create_pretraining_data on real text (Emma and WikiText articles).
 
 The seed text is whole documents of assets/corpus/train.txt (prepare_corpus
-output of shared/data/corpus), with a 3000-piece vocabulary trained on it.
+output of the corpus in assets/README.md), with a 3000-piece vocabulary trained on it.
 Statistical checks use 4 standard errors of the sample at hand.
 """
 

@@ -1,6 +1,6 @@
 """Cuts the real-data slices in tests/data from the project's shared data.
 
-  python tests/data/make_slices.py [--data_dir ../shared/data]
+  python scripts/make_test_slices.py [--data_dir ../shared/data]
 
 Rewrites every slice listed in PROVENANCE.md (deterministic: the same source
 files give the same bytes) and prints each file's size and sha256.
@@ -12,8 +12,8 @@ import json
 import pathlib
 import re
 
-HERE = pathlib.Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "tests" / "data"
 
 # GLUE: (directory, file, data rows kept after the header, has a header).
 GLUE = [("SST-2", "train.tsv", 400, True), ("SST-2", "dev.tsv", 200, True),
@@ -73,4 +73,4 @@ def cut(src: pathlib.Path, dst: pathlib.Path) -> None:
 if __name__ == "__main__":
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--data_dir", default=str(REPO.parent / "shared/data"))
-  cut(pathlib.Path(parser.parse_args().data_dir), HERE)
+  cut(pathlib.Path(parser.parse_args().data_dir), TEST_DATA)
