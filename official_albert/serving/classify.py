@@ -7,13 +7,13 @@ batch is padded only to its own longest text, and scored by the model's
 `classify` outputs (`finetuned.classifier_outputs`).
 """
 
-import os
 from typing import Dict, List, Optional
 
 import numpy as np
 from tqdm import tqdm
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.data import classification_data
 from official_albert.data import tokenization
 from official_albert.serving import finetuned
@@ -45,9 +45,9 @@ def read_texts(path: str, text_column: str, text_b_column: Optional[str]
   if text_b_column:
     errors.fail(f"--text_b_column needs a .tsv or .csv table, but {path} is "
                 "a .txt file of single texts")
-  if not os.path.isfile(path):
+  if not io_utils.exists(path) or io_utils.isdir(path):
     errors.fail(f"input file {path!r} not found; check the path")
-  with open(path, encoding="utf-8") as f:
+  with io_utils.open_file(path) as f:
     examples = [classification_data.Example(n, line, None, "")
                 for n, line in enumerate(f.read().splitlines(), 1)
                 if line.strip()]

@@ -203,23 +203,32 @@ def fill_mask(mlm: MlmFn, tokenizer: AlbertTokenizer, texts: Sequence[str],
 
 def _write_jsonl(path: str, records: Sequence[Dict]) -> None:
   with io_utils.atomic_path(path) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
+    with io_utils.open_file(tmp, "w") as f:
       for record in records:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
   print(f"wrote {len(records)} predictions to {path}")
 
 
+def _read_lines(path: str) -> List[str]:
+  """The lines of text file `path` (local or a URL).
+
+  Raises:
+    UserError: `path` is missing or a directory.
+  """
+  if not io_utils.exists(path) or io_utils.isdir(path):
+    errors.fail(f"--input {path} not found; pass a text file")
+  with io_utils.open_file(path) as f:
+    return f.read().splitlines()
+
+
 def _fill_mask_command(args) -> None:
-  if not os.path.isfile(args.input):
-    errors.fail(f"--input {args.input} not found; pass a text file")
-  with open(args.input, encoding="utf-8") as f:
-    texts = f.read().splitlines()
+  texts = _read_lines(args.input)
   if not any(t.strip() for t in texts):
     errors.fail(f"--input {args.input} is empty; write one text with "
                 f"{MASK} per line")
   if args.top_k < 1 or args.seq_length < 3:
     errors.fail("--top_k must be >= 1 and --seq_length >= 3")
-  if not os.path.exists(args.model):
+  if not io_utils.exists(args.model):
     errors.fail(f"--model {args.model} not found; pass a checkpoint or "
                 "SavedModel directory")
   mlm, max_length, vocab = load_mlm(args.model, args.format, args.config)
@@ -256,10 +265,7 @@ def _multiple_choice_command(args) -> None:
 
 
 def _tag_command(args) -> None:
-  if not os.path.isfile(args.input):
-    errors.fail(f"--input {args.input} not found; pass a text file")
-  with open(args.input, encoding="utf-8") as f:
-    lines = f.read().splitlines()
+  lines = _read_lines(args.input)
   if not any(line.strip() for line in lines):
     errors.fail(f"--input {args.input} is empty; write one text per line")
   _write_jsonl(args.output, tag.tag_lines(

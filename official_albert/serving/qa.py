@@ -12,7 +12,6 @@ inside the SavedModel.
 """
 
 import json
-import os
 from typing import Dict, List
 
 import numpy as np
@@ -21,6 +20,7 @@ from official.nlp.tasks import question_answering
 from tqdm import tqdm
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.data import squad_data
 from official_albert.data import tokenization
 from official_albert.serving import finetuned
@@ -37,11 +37,11 @@ def read_questions(path: str) -> List[squad_lib_sp.SquadExample]:
       lacks `question` or `context` (or they are not strings), or an id
       repeats.
   """
-  if not os.path.isfile(path):
+  if not io_utils.exists(path) or io_utils.isdir(path):
     errors.fail(f"input file {path!r} not found; pass a JSONL file of "
                 "{\"question\": ..., \"context\": ...} lines")
   examples, seen = [], set()
-  with open(path, encoding="utf-8") as f:
+  with io_utils.open_file(path) as f:
     for number, line in enumerate(f, 1):
       if not line.strip():
         continue
