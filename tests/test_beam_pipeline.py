@@ -7,6 +7,7 @@ over two files, so that document numbering across files is exercised, and
 the bundled 8k-piece vocabulary.
 """
 
+import gzip
 import json
 import os
 
@@ -91,6 +92,22 @@ def test_bucketed_shard_shuffle_is_byte_identical(inputs, tmp_path,
     assert (tmp_path / "local" / name).stat().st_size > (
         2 * cpd.SHUFFLE_BUCKET_BYTES)
   assert_same_output(tmp_path / "beam", tmp_path / "local")
+
+
+def test_gz_input_gives_the_same_shards(inputs, tmp_path):
+  packed = tmp_path / "packed"
+  packed.mkdir()
+  for name in ("a.txt", "b.txt"):
+    (packed / f"{name}.gz").write_bytes(
+        gzip.compress((inputs / name).read_bytes()))
+  local = cpd.create_pretraining_data(cpd.parse_args(
+      flags(inputs, tmp_path / "local")))
+  argv = flags(inputs, tmp_path / "beam")
+  argv[1] = str(packed / "*.txt.gz")
+  beam_pipeline.main(argv + RUNNER)
+  for name in local["files"]:
+    assert (tmp_path / "beam" / name).read_bytes() == (
+        tmp_path / "local" / name).read_bytes()
 
 
 def test_shard_without_instances_is_still_written(inputs, tmp_path):

@@ -146,11 +146,28 @@ def test_long_words_one_token_documents_and_pieceless_lines(docs, tmp_path):
   assert meta["num_instances"] > 0
 
 
-def test_gzip_input_is_a_clear_error(docs, tmp_path):
+def test_gz_input_is_read_compressed(docs, tmp_path):
+  text = seed_text(docs).encode()
+  plain = create(tmp_path, "plain", ("corpus.txt", text))
+  packed = create(tmp_path, "packed", ("corpus.txt.gz", gzip.compress(text)))
+  assert shard(tmp_path, "packed") == shard(tmp_path, "plain")
+  for key in ("bytes", "sha256", "lines", "documents"):
+    assert packed["inputs"][0][key] == plain["inputs"][0][key]
+
+
+def test_gzip_bytes_under_another_name_are_a_clear_error(docs, tmp_path):
   data = gzip.compress(seed_text(docs).encode())
   with pytest.raises(errors.UserError, match="gzip-compressed") as e:
-    create(tmp_path, "out", ("corpus.txt.gz", data))
-  assert "\n" not in str(e.value) and "gunzip" in str(e.value)
+    create(tmp_path, "out", ("corpus.txt", data))
+  assert "\n" not in str(e.value) and ".gz" in str(e.value)
+  assert not (tmp_path / "out").exists()
+
+
+def test_truncated_gz_is_a_clear_error(docs, tmp_path):
+  data = gzip.compress(seed_text(docs).encode())
+  with pytest.raises(errors.UserError, match="not a complete gzip") as e:
+    create(tmp_path, "out", ("corpus.txt.gz", data[:len(data) // 2]))
+  assert "\n" not in str(e.value)
   assert not (tmp_path / "out").exists()
 
 

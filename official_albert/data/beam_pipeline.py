@@ -79,11 +79,11 @@ def _file_documents(path: str, stats: seed_reader.FileStats
   """The documents of one seed-format file on any Beam filesystem.
 
   Raises:
-    errors.UserError: the file is gzip-compressed or not UTF-8 text.
+    errors.UserError: the file is not UTF-8 text (after gunzip for `*.gz`).
   """
-  with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED
-                        ) as raw:
-    yield from seed_reader.file_documents(raw, stats)
+  raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+  with seed_reader.open_seed_file(path, raw) as f:
+    yield from seed_reader.file_documents(f, stats)
 
 
 def _read_file_stats(file: Tuple[int, str], max_seq_length: int

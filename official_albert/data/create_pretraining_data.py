@@ -100,14 +100,14 @@ def read_documents(paths: Sequence[str], max_seq_length: int,
       as the file is opened (complete once its documents are consumed).
 
   Raises:
-    errors.UserError: a file is gzip-compressed or not UTF-8 text.
+    errors.UserError: a file is not UTF-8 text (after gunzip for `*.gz`).
   """
   for path in paths:
     file_stats = seed_reader.FileStats(
         path, seed_reader.LONG_LINE_FACTOR * max_seq_length)
     if stats is not None:
       stats.append(file_stats)
-    with io_utils.open_file(path, "rb") as f:
+    with seed_reader.open_seed_file(path) as f:
       yield from seed_reader.file_documents(f, file_stats)
 
 
@@ -418,7 +418,7 @@ def flag_parser(description: str) -> argparse.ArgumentParser:
   """The flags shared with the Beam pipeline (as the original script's)."""
   parser = argparse.ArgumentParser(description=description)
   parser.add_argument("--input_file", nargs="+", required=True,
-                      help="seed-format files or globs")
+                      help="seed-format files or globs; *.gz is read compressed")
   parser.add_argument("--output_dir", required=True)
   parser.add_argument("--sp_model_file", required=True)
   parser.add_argument("--do_lower_case", action="store_true")

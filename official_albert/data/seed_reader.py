@@ -16,19 +16,26 @@ refuses what is not text with a one-line error:
   truncated like any other) but counted in `long_lines`, and the first one in
   a file prints one warning pointing to `prepare_corpus`: such a file is
   probably paragraphs or books per line, not sentences.
-* gzip-compressed or otherwise non-UTF-8 bytes: `errors.UserError`.
+* A file named `*.gz` is gunzipped as it is read (`open_seed_file`), so a
+  compressed corpus needs no unpacked copy; gzip bytes under another name,
+  or otherwise non-UTF-8 bytes: `errors.UserError`.
 
-Each file is read once, as bytes, so its size and sha256 come with the read.
+Each file is read once, as bytes, so its size and sha256 (of the text, after
+decompression) come with the read.
 """
 
+import contextlib
 import dataclasses
+import gzip
 import hashlib
 import sys
+import zlib
 from typing import BinaryIO, Iterator, List
 
 import tqdm
 
 from official_albert import errors
+from official_albert import io_utils
 
 # A line this many times longer (in words) than max_seq_length cannot be one
 # sentence of a corpus made for that sequence length.
@@ -44,8 +51,8 @@ class FileStats:
   Attributes:
     path: the file as matched.
     long_line_words: lines with more words than this count as long.
-    bytes: the file's size in bytes.
-    sha256: hex digest of its bytes (complete once the file is read).
+    bytes: the size of its text in bytes (after gunzip for `*.gz`).
+    sha256: hex digest of that text (complete once the file is read).
     lines: lines read.
     documents: documents yielded.
     crlf_lines: lines that ended in CR LF (CR dropped).
@@ -102,22 +109,50 @@ def _text(line: bytes, stats: FileStats) -> str:
                 "or pass seed-format text from prepare_corpus")
 
 
+@contextlib.contextmanager
+def open_seed_file(path: str, raw: BinaryIO = None) -> Iterator[BinaryIO]:
+  """Opens seed-format `path` for reading bytes; `*.gz` is gunzipped on read.
+
+  Args:
+    path: a local path or a URL (`tf.io.gfile`); the name decides
+      decompression, as for TensorFlow's and Beam's readers.
+    raw: the file already opened by the caller (e.g. Beam's `FileSystems`);
+      default: `io_utils.open_file(path, "rb")`. Closed on exit.
+
+  Raises:
+    FileNotFoundError / tf.errors.NotFoundError: `path` does not exist.
+    errors.UserError: a `*.gz` file is truncated or not gzip.
+  """
+  with (raw or io_utils.open_file(path, "rb")) as f:
+    if path.endswith(".gz"):
+      with gzip.GzipFile(fileobj=f, mode="rb") as text:
+        try:
+          yield text
+        except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+          errors.fail(f"--input_file {path!r} is not a complete gzip file "
+                      f"({e}); re-download or re-compress it")
+    else:
+      yield f
+
+
 def file_documents(f: BinaryIO, stats: FileStats) -> Iterator[List[str]]:
   """Streams the documents (lists of sentence lines) of one open file.
 
   Args:
-    f: the file `stats.path`, opened for reading bytes.
+    f: the file `stats.path`, opened for reading bytes (`open_seed_file`).
     stats: filled in as the file is read; complete when the generator ends.
 
   Raises:
-    errors.UserError: the file is gzip-compressed or not UTF-8 text.
+    errors.UserError: gzip bytes in a file not named `*.gz`, a corrupt
+      `*.gz` file, or text that is not UTF-8.
   """
   digest = hashlib.sha256()
   document = []
   for line in f:
     if not stats.lines and line.startswith(_GZIP_MAGIC):
-      errors.fail(f"--input_file {stats.path!r} is gzip-compressed, not text; "
-                  "decompress it (gunzip) and pass the text")
+      errors.fail(f"--input_file {stats.path!r} is gzip-compressed but not "
+                  "named *.gz; rename it to end in .gz (read compressed) "
+                  "or gunzip it")
     stats.lines += 1
     stats.bytes += len(line)
     digest.update(line)
