@@ -6,6 +6,10 @@ r"""Exports an ALBERT checkpoint as a TensorFlow SavedModel.
   python -m official_albert.serving.export --input runs/sst2 \
       --output exported/sst2
 
+Every path may be local or a URL that `tf.io.gfile` knows (`gs://...`); the
+SavedModel is written beside `--output` and then renamed into place (see
+`io_utils.atomic_path`).
+
 Signatures (all int32 ids, `[batch, seq_length]`; floats are float32):
   `encoder` (also `serving_default`): `input_word_ids`, `input_mask`,
     `input_type_ids` -> `sequence_output` `[batch, seq_length, H]`,

@@ -49,7 +49,8 @@ into the line (see `serving.tag`):
   {"line": 1, "words": [...], "tags": ["B-PER", "I-PER", "O", ...],
    "entities": [{"type": "PER", "start": 0, "end": 12, "text": "Steve Jobs"}]}
 
-Every command writes its JSONL atomically.
+Every command writes its JSONL atomically. `--model`, `--input`,
+`--output` and `--vocab` may be local paths or URLs (`gs://...`).
 """
 
 import argparse
