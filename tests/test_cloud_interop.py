@@ -63,7 +63,8 @@ def _round_trips(root: str, config, weights, vocab: str) -> dict:
 
 
 def test_conversions_on_ram_equal_local_and_are_exact(ram, tmp_path_factory):
-  model = tiny_hf_model(1, 1)  # One group: Model Garden's encoder fits.
+  # One group, so that Model Garden's encoder fits; VOCAB's size for fill-mask.
+  model = tiny_hf_model(1, 1, vocab_size=8000)
   config = hf.config_from_hf(model.config.to_dict(), "test")
   weights = hf.from_state_dict(model.state_dict(), config, "test")
   local = tmp_path_factory.mktemp("local")
@@ -93,6 +94,26 @@ def test_conversions_on_ram_equal_local_and_are_exact(ram, tmp_path_factory):
       VOCAB.read_bytes())
   with pytest.raises(errors.UserError, match="already exists"):
     convert.convert("ours", "hf", f"{ram}/ours", f"{ram}/hf_out")
+  with pytest.raises(errors.UserError, match="missing not found"):
+    convert.convert("hf", "ours", f"{ram}/missing", f"{ram}/never")
+  assert not gfile.exists(f"{ram}/never")
+  # fill-mask from a checkpoint directory on ram:// equals the local run.
+  texts = "the [MASK] of the city\nhe [MASK] a [MASK] in 1990\n"
+  for root in (ram, str(local)):
+    with gfile.GFile(f"{root}/masked.txt", "w") as f:
+      f.write(texts)
+    predict.main(["fill-mask", "--model", f"{root}/back_hf", "--input",
+                  f"{root}/masked.txt", "--output", f"{root}/filled.jsonl",
+                  "--top_k", "3"])
+  filled = _jsonl(f"{ram}/filled.jsonl")
+  assert [len(r["masks"]) for r in filled] == [1, 2]
+  for a, b in zip(filled, _jsonl(str(local / "filled.jsonl"))):
+    for mask_a, mask_b in zip(a["masks"], b["masks"]):
+      assert ([p["id"] for p in mask_a["predictions"]] ==
+              [p["id"] for p in mask_b["predictions"]])
+      np.testing.assert_allclose(
+          [p["probability"] for p in mask_a["predictions"]],
+          [p["probability"] for p in mask_b["predictions"]], rtol=1e-6)
 
 
 def _jsonl(path: str):
