@@ -126,13 +126,20 @@ def test_export_and_classify_on_ram(ram, test_data, tmp_path_factory):
   root = finetuned_model(test_data, tmp_path_factory, "sst-2")
   io_utils.copy_tree(str(root / "model"), f"{ram}/model_dir")
   io_utils.copy(str(root / "src/dev.tsv"), f"{ram}/dev.tsv")
-  export.main(["--input", f"{ram}/model_dir", "--output", f"{ram}/saved"])
-  assert sorted(gfile.listdir(ram)) == ["dev.tsv", "model_dir", "saved"]
+  vocab, = (root / "saved" / "assets").glob("*.model")
+  io_utils.copy(str(vocab), f"{ram}/spm.model")
+  export.main(["--input", f"{ram}/model_dir", "--output", f"{ram}/saved",
+               "--vocab", f"{ram}/spm.model"])
+  assert sorted(gfile.listdir(ram)) == ["dev.tsv", "model_dir", "saved",
+                                        "spm.model"]
   assert {"saved_model.pb", "variables", "assets"} <= set(
       gfile.listdir(f"{ram}/saved"))
   served = finetuned.load(f"{ram}/saved")
   assert served.kind == finetuned.CLASSIFIER and served.model is None
   assert served.params_path == f"{ram}/saved/assets/{finetuned.PARAMS_FILE}"
+  assert served.vocab == f"{ram}/saved/assets/spm.model"
+  with gfile.GFile(served.vocab, "rb") as f:
+    assert f.read() == vocab.read_bytes()
   outputs = {}
   for name, model, text in (
       ("ram", f"{ram}/saved", f"{ram}/dev.tsv"),
