@@ -4,8 +4,10 @@ Every input and output path is a `ram://` URL (standing in for `gs://`, see
 the `ram` fixture in conftest.py). Oracles: the random-init HuggingFace
 model's own weights, which every round trip through a format must give back
 exactly (as in test_interop_tf1.py); the same conversions on local paths,
-which must write the same files; and for serving, the task evaluation's
-`dev_predictions.tsv` and the same prediction from the local SavedModel.
+which must write the same files and weights; for fill-mask, the same run on
+the local checkpoint; and for the exported classifier, the task
+evaluation's `dev_predictions.tsv` and the same prediction from the local
+SavedModel.
 """
 
 import json
