@@ -14,8 +14,9 @@ import glob
 import os
 import posixpath
 import shutil
+import tempfile
 import uuid
-from typing import IO, Iterator, List
+from typing import IO, Iterator, List, Tuple
 
 
 def is_url(path: str) -> bool:
@@ -48,6 +49,11 @@ def exists(path: str) -> bool:
 def isdir(path: str) -> bool:
   """Whether `path` is a directory."""
   return _gfile().isdir(path) if is_url(path) else os.path.isdir(path)
+
+
+def isfile(path: str) -> bool:
+  """Whether `path` exists and is not a directory."""
+  return exists(path) and not isdir(path)
 
 
 def listdir(path: str) -> List[str]:
@@ -90,10 +96,35 @@ def join(path: str, *names: str) -> str:
   return (posixpath if is_url(path) else os.path).join(path, *names)
 
 
+def dirname(path: str) -> str:
+  """`os.path.dirname` for local paths, the `/`-parent for URLs."""
+  return posixpath.dirname(path) if is_url(path) else os.path.dirname(path)
+
+
 def _parent(path: str) -> str:
-  if is_url(path):
-    return posixpath.dirname(path.rstrip("/"))
-  return os.path.dirname(os.path.abspath(path))
+  return dirname(path.rstrip("/") if is_url(path) else os.path.abspath(path))
+
+
+def copy(src: str, dst: str) -> None:
+  """Copies file `src` to `dst`, either local or a URL, replacing `dst`."""
+  if is_url(src) or is_url(dst):
+    _gfile().copy(src, dst, overwrite=True)
+  else:
+    shutil.copyfile(src, dst)
+
+
+def _tree_files(src: str, dst: str) -> Iterator[Tuple[str, str]]:
+  """(file under directory `src`, same name under `dst`) for every file.
+
+  Makes each directory under `dst` before its files are yielded.
+  """
+  src = src.rstrip("/")  # So that `folder[len(src):]` starts with "/".
+  for folder, _, names in (_gfile().walk(src) if is_url(src)
+                           else os.walk(src)):
+    target = dst + folder[len(src):]
+    makedirs(target)
+    for name in names:
+      yield join(folder, name), join(target, name)
 
 
 def _rename_tree(src: str, dst: str) -> None:
@@ -103,13 +134,41 @@ def _rename_tree(src: str, dst: str) -> None:
   directory's own entry), so each file is renamed on its own: every file
   appears whole, the directory file by file.
   """
-  gfile = _gfile()
-  for folder, _, names in gfile.walk(src):
-    target = dst + folder[len(src):]
-    gfile.makedirs(target)
-    for name in names:
-      gfile.rename(posixpath.join(folder, name), posixpath.join(target, name),
-                   overwrite=True)
+  for old, new in _tree_files(src, dst):
+    _gfile().rename(old, new, overwrite=True)
+
+
+def copy_tree(src: str, dst: str) -> None:
+  """Copies the files under directory `src` to the same names under `dst`.
+
+  Either may be local or a URL (a local copy of a URL directory, say).
+  """
+  for old, new in _tree_files(src, dst):
+    copy(old, new)
+
+
+@contextlib.contextmanager
+def local_directory(path: str, read: bool) -> Iterator[str]:
+  """A local directory standing for directory `path`, for local-only code.
+
+  Some libraries (keras-hub's presets) open files with Python's `open`
+  only. A local `path` is yielded as it is. For a URL, a temporary local
+  directory is yielded: with `read`, holding a copy of `path`'s files;
+  otherwise empty, its files copied to `path` (which is created) when the
+  block ends without an error. The temporary directory is removed after.
+  """
+  if not is_url(path):
+    yield path
+    return
+  with tempfile.TemporaryDirectory() as tmp:
+    local = os.path.join(tmp, "dir")
+    if read:
+      copy_tree(path, local)
+    else:
+      os.makedirs(local)
+    yield local
+    if not read:
+      copy_tree(local, path)
 
 
 def replace(src: str, dst: str) -> None:

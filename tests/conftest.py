@@ -4,6 +4,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -17,6 +18,22 @@ TEST_DATA = REPO / "tests" / "data"
 def test_data() -> pathlib.Path:
   """Real data slices bundled in the repository (`tests/data`, PROVENANCE.md)."""
   return TEST_DATA
+
+
+@pytest.fixture
+def ram(tmp_path, monkeypatch):
+  """A fresh `ram://` root; the test runs in an empty local directory.
+
+  `ram://` (TensorFlow's in-memory filesystem) stands in for `gs://`: both
+  go through `tf.io.gfile` only, so a path handled with `open`/`os` would
+  land in a local directory named `ram:` (the bug this guards against:
+  `--output_dir gs://b/x` writing `./gs:/b/x`). Checks after the test that
+  nothing appeared in the working directory or the repository.
+  """
+  monkeypatch.chdir(tmp_path)
+  yield f"ram://{uuid.uuid4().hex}"
+  assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+  assert not (REPO / "ram:").exists() and not (REPO / "gs:").exists()
 
 
 def make_pretraining_records(root: pathlib.Path, num_documents: int,

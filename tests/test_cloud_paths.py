@@ -4,7 +4,7 @@
 path handled with `open`/`os` would land in a local directory named `ram:`
 (the bug this guards against: `--output_dir gs://b/x` writing `./gs:/b/x`).
 Every test runs in an empty working directory and checks that nothing
-appeared there.
+appeared there (the `ram` fixture of conftest.py).
 """
 
 import json
@@ -27,15 +27,6 @@ from official_albert.data import train_vocab
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VOCAB = REPO / "assets" / "vocab" / "albert_demo_8k.model"
 gfile = tf.io.gfile
-
-
-@pytest.fixture
-def ram(tmp_path, monkeypatch):
-  """A fresh `ram://` root; the test runs in an empty local directory."""
-  monkeypatch.chdir(tmp_path)
-  yield f"ram://{uuid.uuid4().hex}"
-  assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
-  assert not (REPO / "ram:").exists() and not (REPO / "gs:").exists()
 
 
 def _read(path: str, mode: str = "r"):

@@ -18,13 +18,20 @@ Formats (each a directory; see the module of each):
 
 Every input is checked against its config: missing, unexpected or mis-shaped
 variables are reported by name and nothing is written.
+
+Every path (--input, --output, --config, --vocab) may be local or a URL that
+`tf.io.gfile` knows (`gs://`, `s3://` with tensorflow-io, `ram://`). The
+output is written to a temporary directory beside it, then renamed: locally
+in one step; on an object store, where directories cannot be renamed, file
+by file, so each file appears whole and a reader that sees the directory may
+still miss files for a moment.
 """
 
 import argparse
-import os
 from typing import Optional, Tuple
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.interop import hf
 from official_albert.interop import kerashub
@@ -52,10 +59,10 @@ def check_output(output_path: str, vocab: Optional[str]) -> None:
   Raises:
     errors.UserError: if `output_path` exists or `vocab` is given and absent.
   """
-  if os.path.exists(output_path):
+  if io_utils.exists(output_path):
     errors.fail(f"output {output_path} already exists; remove it or choose "
                 "another --output")
-  if vocab and not os.path.isfile(vocab):
+  if vocab and not io_utils.isfile(vocab):
     errors.fail(f"vocabulary {vocab} not found; pass a SentencePiece .model")
 
 
@@ -77,7 +84,7 @@ def read(source: str, input_path: str, config_path: Optional[str] = None
     errors.UserError: on a missing input, a --config given for a format that
       carries its own, or weights that do not match the config.
   """
-  if not os.path.exists(input_path) and not os.path.exists(
+  if not io_utils.exists(input_path) and not io_utils.exists(
       input_path + ".index"):
     errors.fail(f"input {input_path} not found; pass an existing "
                 f"{source} checkpoint directory with --input")

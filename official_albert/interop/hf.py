@@ -13,14 +13,15 @@ torch and transformers are not needed, except torch to read a
 `pytorch_model.bin`.
 """
 
+import io
 import json
-import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 from safetensors import numpy as safetensors_numpy
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.interop import layout
 
@@ -191,22 +192,29 @@ def to_state_dict(weights: layout.Weights,
           for hf, tf1, t in _name_pairs(config) if tf1 in weights}
 
 
+def _read_safetensors(path: str) -> Dict[str, np.ndarray]:
+  with io_utils.open_file(path, "rb") as f:
+    return safetensors_numpy.load(f.read())
+
+
 def _read_state_dict(path: str) -> Dict[str, Any]:
-  index = os.path.join(path, SAFETENSORS_INDEX)
-  single = os.path.join(path, SAFETENSORS_FILE)
-  if os.path.isfile(single):
-    return safetensors_numpy.load_file(single)
-  if os.path.isfile(index):
-    with open(index) as f:
+  index = io_utils.join(path, SAFETENSORS_INDEX)
+  single = io_utils.join(path, SAFETENSORS_FILE)
+  torch_file = io_utils.join(path, TORCH_FILE)
+  if io_utils.isfile(single):
+    return _read_safetensors(single)
+  if io_utils.isfile(index):
+    with io_utils.open_file(index) as f:
       shards = sorted(set(json.load(f)["weight_map"].values()))
     state = {}
     for shard in shards:
-      state.update(safetensors_numpy.load_file(os.path.join(path, shard)))
+      state.update(_read_safetensors(io_utils.join(path, shard)))
     return state
-  if os.path.isfile(os.path.join(path, TORCH_FILE)):
+  if io_utils.isfile(torch_file):
     import torch  # Only legacy .bin files need torch.
-    return torch.load(os.path.join(path, TORCH_FILE), map_location="cpu",
-                      weights_only=True)
+    with io_utils.open_file(torch_file, "rb") as f:
+      return torch.load(io.BytesIO(f.read()), map_location="cpu",
+                        weights_only=True)
   errors.fail(f"{path} has no {SAFETENSORS_FILE}, {SAFETENSORS_INDEX} or "
               f"{TORCH_FILE}; pass a HuggingFace model directory")
 
@@ -222,15 +230,15 @@ def load(path: str) -> Tuple[AlbertEncoderConfig, layout.Weights,
     errors.UserError: if the directory, config.json or the weights file is
       missing, or the weights do not match the config (variables named).
   """
-  config_path = os.path.join(path, CONFIG_FILE)
-  if not os.path.isfile(config_path):
+  config_path = io_utils.join(path, CONFIG_FILE)
+  if not io_utils.isfile(config_path):
     errors.fail(f"{config_path} not found; pass a HuggingFace model directory "
                 "(config.json and model.safetensors)")
-  with open(config_path) as f:
+  with io_utils.open_file(config_path) as f:
     config = config_from_hf(json.load(f), config_path)
   weights = from_state_dict(_read_state_dict(path), config, path)
-  vocab = os.path.join(path, layout.VOCAB_FILE)
-  return config, weights, vocab if os.path.isfile(vocab) else None
+  vocab = io_utils.join(path, layout.VOCAB_FILE)
+  return config, weights, vocab if io_utils.isfile(vocab) else None
 
 
 def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
@@ -250,8 +258,8 @@ def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
                   else "AlbertForMaskedLM" if layout.MLM_PREFIX in heads
                   else "AlbertModel")
   with layout.output_directory(path, vocab) as tmp:
-    with open(os.path.join(tmp, CONFIG_FILE), "w") as f:
+    with io_utils.open_file(io_utils.join(tmp, CONFIG_FILE), "w") as f:
       json.dump(config_to_hf(config, architecture), f, indent=2, sort_keys=True)
       f.write("\n")
-    safetensors_numpy.save_file(state, os.path.join(tmp, SAFETENSORS_FILE),
-                                metadata={"format": "pt"})
+    with io_utils.open_file(io_utils.join(tmp, SAFETENSORS_FILE), "wb") as f:
+      f.write(safetensors_numpy.save(state, metadata={"format": "pt"}))

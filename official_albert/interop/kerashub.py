@@ -29,19 +29,18 @@ in tests/test_interop_keras_hub.py), so no subprocess is needed.
 """
 
 import json
-import os
-import shutil
 from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.interop import hf
 from official_albert.interop import layout
 
 PRESET_CONFIG = "config.json"
-PRESET_VOCAB = os.path.join("assets", "tokenizer", "vocabulary.spm")
+PRESET_VOCAB = "assets/tokenizer/vocabulary.spm"
 
 # keras variable getter, HuggingFace name, HF array -> keras array (shape).
 _Pair = Tuple[Callable[[Any], Any], str, Callable[[np.ndarray, Tuple], Any]]
@@ -192,20 +191,23 @@ def load(path: str) -> Tuple[AlbertEncoderConfig, layout.Weights,
   Raises:
     UserError: if it is not an `AlbertBackbone` preset.
   """
-  config_path = os.path.join(path, PRESET_CONFIG)
-  if not os.path.isfile(config_path):
+  config_path = io_utils.join(path, PRESET_CONFIG)
+  if not io_utils.isfile(config_path):
     errors.fail(f"{config_path} not found; pass a keras-hub preset directory "
                 "(AlbertBackbone.save_to_preset)")
-  with open(config_path) as f:
+  with io_utils.open_file(config_path) as f:
     class_name = json.load(f).get("class_name")
   if class_name != "AlbertBackbone":
     errors.fail(f"{config_path} is a {class_name!r} preset, not "
                 "AlbertBackbone")
   import keras_hub  # pylint: disable=g-import-not-at-top
-  backbone = keras_hub.models.AlbertBackbone.from_preset(path)
+  # keras-hub reads presets with Python's `open` (a URL it copies into a
+  # cache under ~/.keras that it never refreshes), so a URL is copied here.
+  with io_utils.local_directory(path, read=True) as local:
+    backbone = keras_hub.models.AlbertBackbone.from_preset(local)
   config, weights = from_backbone(backbone, path)
-  vocab = os.path.join(path, PRESET_VOCAB)
-  return config, weights, vocab if os.path.isfile(vocab) else None
+  vocab = io_utils.join(path, PRESET_VOCAB)
+  return config, weights, vocab if io_utils.isfile(vocab) else None
 
 
 def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
@@ -221,7 +223,11 @@ def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
   encoder = {n: v for n, v in weights.items() if layout.head_of(n) is None}
   backbone = to_backbone(config, encoder)
   with layout.output_directory(path, None) as tmp:
-    backbone.save_to_preset(tmp)
-    if vocab:
-      keras_hub.models.AlbertTokenizer(proto=vocab).save_to_preset(tmp)
-      shutil.copyfile(vocab, os.path.join(tmp, PRESET_VOCAB))
+    # keras-hub writes presets with Python's `open`: a URL gets a local copy.
+    with io_utils.local_directory(tmp, read=False) as local:
+      backbone.save_to_preset(local)
+      if vocab:
+        # Given bytes, keras-hub writes them unchanged as PRESET_VOCAB.
+        with io_utils.open_file(vocab, "rb") as f:
+          keras_hub.models.AlbertTokenizer(proto=f.read()).save_to_preset(
+              local)

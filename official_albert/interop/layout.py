@@ -14,10 +14,7 @@ all or nothing: a partial head is an error, never a silent partial load.
 """
 
 import contextlib
-import glob
 import json
-import os
-import shutil
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -286,11 +283,11 @@ def load_config(path: str) -> AlbertEncoderConfig:
   Raises:
     errors.UserError: if the file is missing, not JSON, or has unknown keys.
   """
-  if not os.path.isfile(path):
+  if not io_utils.isfile(path):
     errors.fail(f"ALBERT config {path} not found; pass --config "
                 "albert_config.json")
   try:
-    with open(path) as f:
+    with io_utils.open_file(path) as f:
       values = json.load(f)
   except json.JSONDecodeError as e:
     errors.fail(f"ALBERT config {path} is not valid JSON ({e}); fix the file")
@@ -299,7 +296,7 @@ def load_config(path: str) -> AlbertEncoderConfig:
 
 def save_config(config: AlbertEncoderConfig, path: str) -> None:
   """Writes `config` as an `albert_config.json` (original field names)."""
-  with open(path, "w") as f:
+  with io_utils.open_file(path, "w") as f:
     json.dump(config.as_dict(), f, indent=2, sort_keys=True)
     f.write("\n")
 
@@ -308,36 +305,60 @@ def checkpoint_prefix(path: str) -> str:
   """The TF checkpoint prefix for a prefix path or a directory.
 
   A directory resolves through its `checkpoint` state file, else to its only
-  `*.index` file.
+  `*.index` file. A path with a `.index` file beside it is a prefix, whatever
+  `isdir` says (TensorFlow's `ram://` calls every prefix of a file name a
+  directory).
 
   Raises:
     errors.UserError: if there is no checkpoint, or several and no state file.
   """
-  if os.path.isdir(path):
-    prefix = tf.train.latest_checkpoint(path)
-    if prefix:
-      return prefix
-    indexes = sorted(glob.glob(os.path.join(path, "*.index")))
-    if len(indexes) != 1:
-      errors.fail(f"{path} holds {len(indexes)} checkpoints (*.index files) "
-                  "and no `checkpoint` state file; pass the prefix of one, "
-                  f"e.g. {os.path.join(path, 'model.ckpt')}")
-    return indexes[0][:-len(".index")]
-  if not tf.io.gfile.exists(path + ".index"):
+  if io_utils.exists(path + ".index"):
+    return path
+  if not io_utils.isdir(path):
     errors.fail(f"checkpoint {path} not found (no {path}.index); pass a "
                 "checkpoint prefix or its directory")
+  prefix = tf.train.latest_checkpoint(path)
+  if prefix:
+    return prefix
+  indexes = io_utils.glob_files(io_utils.join(path, "*.index"))
+  if len(indexes) != 1:
+    errors.fail(f"{path} holds {len(indexes)} checkpoints (*.index files) "
+                "and no `checkpoint` state file; pass the prefix of one, "
+                f"e.g. {io_utils.join(path, 'model.ckpt')}")
+  return indexes[0][:-len(".index")]
+
+
+def checkpoint_folder(path: str) -> str:
+  """The directory of a checkpoint prefix or directory `path`.
+
+  Where the config and vocabulary that go with the checkpoint lie.
+  """
+  if io_utils.exists(path + ".index") or not io_utils.isdir(path):
+    return io_utils.dirname(path)
   return path
+
+
+def checkpoint_reader(prefix: str):
+  """A `CheckpointReader` for checkpoint `prefix` (local or a URL).
+
+  `tf.train.load_checkpoint` without its directory test, which TensorFlow's
+  `ram://` filesystem answers yes for a prefix of file names.
+  """
+  return tf.compat.v1.train.NewCheckpointReader(prefix)
 
 
 @contextlib.contextmanager
 def output_directory(path: str, vocab: Optional[str]) -> Iterator[str]:
   """Yields a new temporary directory that becomes `path` on success.
 
-  The vocabulary, when given, is copied in as `spiece.model`. On an error
-  nothing is left at `path` (see `io_utils.atomic_path`).
+  `path` may be local or a URL; so may `vocab`, which, when given, is
+  copied in as `spiece.model`. On an error nothing is left at `path`. A
+  local directory appears at once (one rename); on a URL filesystem each
+  file appears whole, the directory file by file (see
+  `io_utils.atomic_path`).
   """
   with io_utils.atomic_path(path) as tmp:
-    os.makedirs(tmp)
+    io_utils.makedirs(tmp)
     if vocab:
-      shutil.copyfile(vocab, os.path.join(tmp, VOCAB_FILE))
+      io_utils.copy(vocab, io_utils.join(tmp, VOCAB_FILE))
     yield tmp

@@ -8,7 +8,6 @@ the original release); a directory here holds the checkpoint (`ckpt-1*`,
 `checkpoint`) and `albert_config.json`.
 """
 
-import os
 from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
@@ -16,6 +15,7 @@ import tf_keras
 from official.nlp.modeling import networks
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.interop import layout
 from official_albert.interop import ours
@@ -125,15 +125,15 @@ def load(path: str, config_path: Optional[str] = None
     errors.UserError: if the checkpoint or config is missing, or the
       checkpoint's variables do not match the config (named).
   """
-  folder = path if os.path.isdir(path) else os.path.dirname(path)
+  folder = layout.checkpoint_folder(path)
   config = layout.load_config(
-      config_path or os.path.join(folder, layout.CONFIG_FILE))
+      config_path or io_utils.join(folder, layout.CONFIG_FILE))
   prefix = layout.checkpoint_prefix(path)
   encoder = build_encoder(config)
   tf2_checkpoint.restore(prefix, {ITEM: encoder}, prefix)
-  vocab = os.path.join(folder, layout.VOCAB_FILE)
+  vocab = io_utils.join(folder, layout.VOCAB_FILE)
   return (config, read(encoder, config),
-          vocab if os.path.isfile(vocab) else None)
+          vocab if io_utils.isfile(vocab) else None)
 
 
 def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
@@ -151,4 +151,4 @@ def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
   assign(encoder, weights, config, path)
   with layout.output_directory(path, vocab) as tmp:
     tf2_checkpoint.write(tmp, {ITEM: encoder})
-    layout.save_config(config, os.path.join(tmp, layout.CONFIG_FILE))
+    layout.save_config(config, io_utils.join(tmp, layout.CONFIG_FILE))

@@ -17,13 +17,13 @@ and reads and writes this project's checkpoint directory:
 config in `params.yaml` at `task.model.encoder`.
 """
 
-import os
 from typing import Dict, Optional, Tuple, Union
 
 import tensorflow as tf
 import tf_keras
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.configs import overrides
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.configs.encoders import build_encoder
@@ -204,15 +204,15 @@ def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
   items = assign(model, weights, path)
   with layout.output_directory(path, vocab) as tmp:
     tf2_checkpoint.write(tmp, items)
-    layout.save_config(config, os.path.join(tmp, layout.CONFIG_FILE))
+    layout.save_config(config, io_utils.join(tmp, layout.CONFIG_FILE))
 
 
 def _load_config(path: str) -> AlbertEncoderConfig:
   """`albert_config.json` in `path`, else a trainer's `params.yaml`."""
-  params = os.path.join(path, TRAINER_PARAMS)
-  if os.path.isfile(params) and not os.path.isfile(
-      os.path.join(path, layout.CONFIG_FILE)):
-    with open(params) as f:
+  params = io_utils.join(path, TRAINER_PARAMS)
+  if io_utils.isfile(params) and not io_utils.isfile(
+      io_utils.join(path, layout.CONFIG_FILE)):
+    with io_utils.open_file(params) as f:
       values = overrides.safe_load(f)
     try:
       encoder = values["task"]["model"]["encoder"]
@@ -220,7 +220,7 @@ def _load_config(path: str) -> AlbertEncoderConfig:
       errors.fail(f"{params} has no task.model.encoder; it is not an ALBERT "
                   "experiment's config")
     return layout.config_from_dict(encoder, params)
-  return layout.load_config(os.path.join(path, layout.CONFIG_FILE))
+  return layout.load_config(io_utils.join(path, layout.CONFIG_FILE))
 
 
 def load(path: str) -> Tuple[AlbertEncoderConfig, layout.Weights,
@@ -238,12 +238,13 @@ def load(path: str) -> Tuple[AlbertEncoderConfig, layout.Weights,
     errors.UserError: if the directory, its config or its checkpoint is
       missing, or the checkpoint does not fit the config (variables named).
   """
-  if not os.path.isdir(path):
+  if not io_utils.isdir(path):
     errors.fail(f"checkpoint directory {path} not found; pass the directory "
                 "written by `convert --to ours` or a training model_dir")
   config = _load_config(path)
   prefix = layout.checkpoint_prefix(path)
-  stored = {key.split("/")[0] for key, _ in tf.train.list_variables(prefix)}
+  stored = {key.split("/")[0] for key in
+            layout.checkpoint_reader(prefix).get_variable_to_shape_map()}
   model = build_pretrainer(config)
   if TRAINER_ITEM in stored:
     items = dict(model.checkpoint_items)
@@ -257,5 +258,5 @@ def load(path: str) -> Tuple[AlbertEncoderConfig, layout.Weights,
   restored = {None} | {HEAD_ITEMS[item] for item in items if item in HEAD_ITEMS}
   weights = {n: w for n, w in read(model).items()
              if layout.head_of(n) in restored}
-  vocab = os.path.join(path, layout.VOCAB_FILE)
-  return config, weights, vocab if os.path.isfile(vocab) else None
+  vocab = io_utils.join(path, layout.VOCAB_FILE)
+  return config, weights, vocab if io_utils.isfile(vocab) else None

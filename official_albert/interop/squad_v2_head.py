@@ -89,7 +89,7 @@ def split_tf1(path: str) -> Tuple[Dict[str, np.ndarray],
     `global_step` are dropped. The encoder part is what
     `interop.tf1`/`layout.check` read.
   """
-  reader = tf.train.load_checkpoint(layout.checkpoint_prefix(path))
+  reader = layout.checkpoint_reader(layout.checkpoint_prefix(path))
   encoder, head = {}, {}
   for name in reader.get_variable_to_shape_map():
     if name.endswith(("/adam_m", "/adam_v")) or name == "global_step":

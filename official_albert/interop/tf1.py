@@ -7,13 +7,12 @@ interchange names of `layout` as they are; on reading, optimizer slots
 prefix is removed.
 """
 
-import glob
-import os
 from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from official_albert import io_utils
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.interop import layout
 
@@ -41,7 +40,7 @@ def read_weights(path: str, config: AlbertEncoderConfig) -> layout.Weights:
       match `config` (missing, unexpected and mis-shaped names listed).
   """
   prefix = layout.checkpoint_prefix(path)
-  reader = tf.train.load_checkpoint(prefix)
+  reader = layout.checkpoint_reader(prefix)
   weights = {}
   for name in reader.get_variable_to_shape_map():
     if name.endswith(_IGNORED_SUFFIXES) or name in _IGNORED_NAMES:
@@ -70,11 +69,11 @@ def load(path: str, config_path: Optional[str] = None
     errors.UserError: if the checkpoint or config is missing or they do not
       match.
   """
-  folder = path if os.path.isdir(path) else os.path.dirname(path)
+  folder = layout.checkpoint_folder(path)
   config = layout.load_config(
-      config_path or os.path.join(folder, layout.CONFIG_FILE))
+      config_path or io_utils.join(folder, layout.CONFIG_FILE))
   weights = read_weights(path, config)
-  vocabs = glob.glob(os.path.join(folder, "*.model"))
+  vocabs = io_utils.glob_files(io_utils.join(folder, "*.model"))
   return config, weights, vocabs[0] if len(vocabs) == 1 else None
 
 
@@ -95,5 +94,5 @@ def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
                for name, value in weights.items()}
   with layout.output_directory(path, vocab) as tmp:
     tf.compat.v1.train.Saver(var_list=variables, save_relative_paths=True).save(
-        None, os.path.join(tmp, CHECKPOINT), write_meta_graph=False)
-    layout.save_config(config, os.path.join(tmp, layout.CONFIG_FILE))
+        None, io_utils.join(tmp, CHECKPOINT), write_meta_graph=False)
+    layout.save_config(config, io_utils.join(tmp, layout.CONFIG_FILE))

@@ -25,8 +25,9 @@ def _stored(prefix: str, items: Mapping[str, tf.Module]) -> Dict[str, tuple]:
   Optimizer slots, which training checkpoints store under each variable's
   key, are not the model's variables and are skipped.
   """
+  shapes = layout.checkpoint_reader(prefix).get_variable_to_shape_map()
   return {key[:-len(_VALUE_SUFFIX)]: tuple(shape)
-          for key, shape in tf.train.list_variables(prefix)
+          for key, shape in sorted(shapes.items())
           if key.split("/")[0] in items and key.endswith(_VALUE_SUFFIX)
           and _SLOT_MARK not in key}
 
@@ -60,6 +61,8 @@ def restore(prefix: str, items: Mapping[str, tf.Module], source: str) -> None:
 
 def write(directory: str, items: Mapping[str, tf.Module]) -> str:
   """Writes `tf.train.Checkpoint(**items)` as `<directory>/ckpt-1`.
+
+  `directory` may be local or a URL (TensorFlow writes either).
 
   A `checkpoint` state file with a relative path goes with it, so that
   `tf.train.latest_checkpoint(directory)` finds it after the directory is

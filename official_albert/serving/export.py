@@ -6,6 +6,10 @@ r"""Exports an ALBERT checkpoint as a TensorFlow SavedModel.
   python -m official_albert.serving.export --input runs/sst2 \
       --output exported/sst2
 
+Every path may be local or a URL that `tf.io.gfile` knows (`gs://...`); the
+SavedModel is written beside `--output` and then renamed into place (see
+`io_utils.atomic_path`).
+
 Signatures (all int32 ids, `[batch, seq_length]`; floats are float32):
   `encoder` (also `serving_default`): `input_word_ids`, `input_mask`,
     `input_type_ids` -> `sequence_output` `[batch, seq_length, H]`,
@@ -60,7 +64,6 @@ alone). The SentencePiece model file travels as an asset under `assets/`
 
 import argparse
 import functools
-import os
 import unicodedata
 from typing import Dict, Optional
 
@@ -160,7 +163,7 @@ class ServingModule(tf.Module):
                               end_of_segment_id=tokenizer.sep_id,
                               padding_id=tokenizer.pad_id)
       self.vocab = tf.saved_model.Asset(vocab)
-      with open(vocab, "rb") as f:
+      with io_utils.open_file(vocab, "rb") as f:
         self.tokenizer = tf_text.SentencepieceTokenizer(model=f.read(),
                                                         out_type=tf.int32)
       # Row i: the ids piece i becomes (itself unless the comma fix applies).
@@ -396,7 +399,7 @@ def main(argv=None) -> None:
                       default=True, help="lower-case text (uncased models)")
   args = parser.parse_args(argv)
   convert.check_output(args.output, args.vocab)
-  if os.path.isfile(os.path.join(args.input, finetuned.PARAMS_FILE)):
+  if io_utils.isfile(io_utils.join(args.input, finetuned.PARAMS_FILE)):
     export_finetuned(args.input, args.output, args.vocab, args.seq_length)
     print(f"wrote SavedModel {args.output}")
     return

@@ -15,8 +15,6 @@ and the sequence length. A SavedModel from `serving.export` carries the same
 """
 
 import dataclasses
-import glob
-import os
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -28,6 +26,7 @@ import tf_keras
 from official.core import config_definitions as cfg
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.configs import overrides
 from official_albert.modeling import albert
 from official_albert.tasks import multiple_choice
@@ -222,8 +221,8 @@ def build_model(kind: str, params, model_dir: str) -> tf_keras.Model:
 
 
 def _from_model_dir(model_dir: str, vocab: Optional[str]) -> Served:
-  params_path = os.path.join(model_dir, PARAMS_FILE)
-  if not os.path.isfile(params_path):
+  params_path = io_utils.join(model_dir, PARAMS_FILE)
+  if not io_utils.isfile(params_path):
     errors.fail(f"{model_dir} has no {PARAMS_FILE}; pass a model directory "
                 "written by train.py or a SavedModel from serving.export")
   kind, params = read_config(params_path)
@@ -238,15 +237,15 @@ def _from_model_dir(model_dir: str, vocab: Optional[str]) -> Served:
 
 
 def _from_saved_model(path: str, vocab: Optional[str]) -> Served:
-  params_path = os.path.join(path, "assets", PARAMS_FILE)
-  if not os.path.isfile(params_path):
+  params_path = io_utils.join(path, "assets", PARAMS_FILE)
+  if not io_utils.isfile(params_path):
     errors.fail(f"SavedModel {path} has no assets/{PARAMS_FILE}: it is not a "
                 "fine-tuned export; export a classifier or SQuAD model_dir "
                 "with serving.export")
   kind, params = read_config(params_path)
   saved = tf.saved_model.load(path)
   signature = saved.signatures[SIGNATURES[kind]]
-  vocabs = glob.glob(os.path.join(path, "assets", "*.model"))
+  vocabs = io_utils.glob_files(io_utils.join(path, "assets", "*.model"))
   predict = lambda inputs: {k: v.numpy() for k, v in signature(**{
       k: tf.constant(v) for k, v in inputs.items()}).items()}
   labels = [l.decode() for l in saved.label_list.numpy()]
@@ -267,10 +266,10 @@ def load(path: str, vocab: Optional[str] = None) -> Served:
     UserError: if `path` is missing, is not a classifier or SQuAD model, has
       no checkpoint, or no vocabulary is known.
   """
-  if not os.path.isdir(path):
+  if not io_utils.isdir(path):
     errors.fail(f"--model {path} not found; pass a fine-tuned model "
                 "directory or SavedModel")
-  if os.path.isfile(os.path.join(path, "saved_model.pb")):
+  if io_utils.isfile(io_utils.join(path, "saved_model.pb")):
     served = _from_saved_model(path, vocab)
   else:
     served = _from_model_dir(path, vocab)
@@ -278,7 +277,7 @@ def load(path: str, vocab: Optional[str] = None) -> Served:
     errors.fail(f"{path} uses the beam SQuAD 2.0 head; serving supports the "
                 "[CLS]-span head only (task.model.head=cls); evaluate beam "
                 "models with train.py --mode=eval")
-  if not served.vocab or not os.path.isfile(served.vocab):
+  if not served.vocab or not io_utils.isfile(served.vocab):
     errors.fail(f"the vocabulary of {path} ({served.vocab or 'not recorded'})"
                 " is not found; pass --vocab spiece.model")
   return served

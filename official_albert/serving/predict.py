@@ -49,13 +49,12 @@ into the line (see `serving.tag`):
   {"line": 1, "words": [...], "tags": ["B-PER", "I-PER", "O", ...],
    "entities": [{"type": "PER", "start": 0, "end": 12, "text": "Steve Jobs"}]}
 
-Every command writes its JSONL atomically.
+Every command writes its JSONL atomically. `--model`, `--input`,
+`--output` and `--vocab` may be local paths or URLs (`gs://...`).
 """
 
 import argparse
-import glob
 import json
-import os
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -129,13 +128,14 @@ def load_mlm(model_path: str, fmt: str, config_path: Optional[str] = None):
   Raises:
     errors.UserError: if the model is missing or has no MLM head.
   """
-  if os.path.isfile(os.path.join(model_path, "saved_model.pb")):
+  if io_utils.isfile(io_utils.join(model_path, "saved_model.pb")):
     saved = tf.saved_model.load(model_path)
     if "pretraining" not in saved.signatures:
       errors.fail(f"SavedModel {model_path} has no `pretraining` signature; "
                   "export a checkpoint that has the MLM head")
     signature = saved.signatures["pretraining"]
-    vocabs = glob.glob(os.path.join(model_path, "assets", "*.model"))
+    vocabs = io_utils.glob_files(io_utils.join(model_path, "assets",
+                                                "*.model"))
     return (lambda inputs: signature(**{k: tf.constant(v) for k, v in
                                         inputs.items()})["mlm_logits"].numpy(),
             int(saved.max_seq_length.numpy()),
