@@ -17,17 +17,19 @@ if [ ! -f "$VOCAB.model" ]; then
   python -m official_albert.data.train_vocab --input assets/corpus/train.txt \
     --model_prefix "$VOCAB" --vocab_size 8000
 fi
+# Wikipedia articles, read compressed; each seen once (dupe_factor 1), so
+# that sentence order is learned rather than memorised (assets/README.md).
 if [ ! -f "$RUN/data/train/metadata.json" ]; then
-  echo "== creating training records (assets/corpus/train.txt)"
+  echo "== creating training records (assets/corpus/enwiki_train.txt.gz)"
   python -m official_albert.data.create_pretraining_data $DATA_FLAGS \
-    --input_file assets/corpus/train.txt --output_dir "$RUN/data/train" \
-    --dupe_factor 5 --num_shards 4
+    --input_file assets/corpus/enwiki_train.txt.gz \
+    --output_dir "$RUN/data/train" --dupe_factor 1 --num_shards 4
 fi
 if [ ! -f "$RUN/data/heldout/metadata.json" ]; then
-  echo "== creating held-out records (assets/corpus/heldout.txt)"
+  echo "== creating held-out records (assets/corpus/enwiki_heldout.txt.gz)"
   python -m official_albert.data.create_pretraining_data $DATA_FLAGS \
-    --input_file assets/corpus/heldout.txt --output_dir "$RUN/data/heldout" \
-    --dupe_factor 1 --num_shards 1
+    --input_file assets/corpus/enwiki_heldout.txt.gz \
+    --output_dir "$RUN/data/heldout" --dupe_factor 1 --num_shards 1
 fi
 
 echo "== pretraining (progress every 50 steps, evaluation on held-out text)"
