@@ -11,6 +11,9 @@ records), batch and sequence length on the same real
 records, through its real training step:
 * `ours`: our `albert/pretraining` task in our `AlbertTrainer` (Model Garden's
   trainer, with XLA honoured on CPU), float32 or bfloat16, with or without XLA;
+* `ours_cached`: `ours` training on one batch held in memory, so that
+  `ours` minus `ours_cached` is the time the input pipeline adds per step
+  (reading, parsing, batching records) and `ours_cached` is the step itself;
 * `mg`: Model Garden's `bert/pretraining` experiment (`masked_lm` task) with
   its `AlbertEncoder`, in Model Garden's own trainer, as registered (its
   `enable_xla: true` only takes effect with GPUs);
@@ -111,8 +114,11 @@ def mg_params(shape: Dict, records: str, batch: int, seq: int, pred: int):
   return params
 
 
-def tf_peer(params, trainer_cls, warmup: int) -> Callable[[int], float]:
+def tf_peer(params, trainer_cls, warmup: int,
+            cached: bool = False) -> Callable[[int], float]:
   """Builds a trainer for `params`, runs `warmup` steps; returns `run`.
+
+  With `cached`, the task's input is its first batch, cached and repeated.
 
   `run(steps)` trains `steps` steps and returns the last loss. The Keras
   mixed-precision policy is global and layers create their sublayers when
@@ -125,6 +131,10 @@ def tf_peer(params, trainer_cls, warmup: int) -> Callable[[int], float]:
        "float16": "mixed_float16"}[dtype])
   try:
     task = task_factory.get_task(params.task)
+    if cached:
+      build_inputs = task.build_inputs
+      task.build_inputs = lambda *args, **kwargs: build_inputs(
+          *args, **kwargs).take(1).cache().repeat()
     trainer = train_utils.create_trainer(params, task, train=True,
                                          evaluate=False,
                                          trainer_cls=trainer_cls)
@@ -253,7 +263,7 @@ def build_peers(names: List[str], args) -> Dict[str, Callable[[int], float]]:
       peers[name] = tf_peer(
           ours_params(shape, *common, xla="xla" in name,
                       dtype="bfloat16" if "bf16" in name else "float32"),
-          trainer_lib.AlbertTrainer, warmup)
+          trainer_lib.AlbertTrainer, warmup, cached="cached" in name)
     else:
       raise ValueError(f"unknown peer {name!r}")
     print(f"built and warmed up {name}", flush=True)
