@@ -12,6 +12,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from sklearn import metrics as sklearn_metrics
 import tensorflow as tf
 from official.nlp.tools import squad_evaluate_v1_1
 
@@ -126,6 +127,10 @@ def test_stsb_regression(tmp_path, test_data, sp_model, tiny_yaml):
   assert metrics["pearson"] == pytest.approx(np.corrcoef(preds, gold)[0, 1],
                                              abs=1e-4)
   assert {"spearman", "pearson_spearman_corr"} <= set(metrics)
+  # Model Garden's streaming MSE was never updated (0.0); the oracle is
+  # scikit-learn on the written predictions (uneven last batch: 150 = 4x32+22).
+  assert metrics["mean_squared_error"] == pytest.approx(
+      sklearn_metrics.mean_squared_error(gold, preds), rel=1e-4)
 
 
 def test_num_classes_mismatch_fails_before_training(tmp_path, test_data,

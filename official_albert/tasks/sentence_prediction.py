@@ -150,6 +150,21 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
       return []
     return super().build_metrics(training)
 
+  def process_metrics(self, metrics, labels, model_outputs):
+    """Model Garden's updates, plus the regression metric it never updates.
+
+    Model Garden builds `mean_squared_error` for `num_classes: 1` but its
+    `process_metrics` only feeds accuracy and AUC, so STS-B reported an MSE
+    of 0.0. Labels `[batch]` float and scores `[batch, 1]` are compared per
+    example, so a short last batch weighs by its size.
+    """
+    super().process_metrics(metrics, labels, model_outputs)
+    for metric in metrics:
+      if metric.name == "mean_squared_error":
+        metric.update_state(
+            tf.reshape(tf.cast(labels[self.label_field], tf.float32), [-1, 1]),
+            tf.reshape(tf.cast(model_outputs, tf.float32), [-1, 1]))
+
   def validation_step(self, inputs, model, metrics=None):
     logs = super().validation_step(inputs, model, metrics)
     logs["example_id"] = inputs["example_id"]
