@@ -30,7 +30,7 @@ import gzip
 import hashlib
 import sys
 import zlib
-from typing import BinaryIO, Iterator, List
+from typing import BinaryIO, Iterator, List, Optional
 
 import tqdm
 
@@ -110,7 +110,8 @@ def _text(line: bytes, stats: FileStats) -> str:
 
 
 @contextlib.contextmanager
-def open_seed_file(path: str, raw: BinaryIO = None) -> Iterator[BinaryIO]:
+def open_seed_file(path: str, raw: Optional[BinaryIO] = None
+                   ) -> Iterator[BinaryIO]:
   """Opens seed-format `path` for reading bytes; `*.gz` is gunzipped on read.
 
   Args:
