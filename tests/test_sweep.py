@@ -23,6 +23,7 @@ import time
 import numpy as np
 import optuna
 import pytest
+import sqlalchemy
 import tensorflow as tf
 
 import sst2_slice
@@ -194,6 +195,37 @@ def test_two_processes_share_one_storage(tmp_path, sst2):
   assert not set(ran["a"]) & set(ran["b"])  # ...different ones.
   for name in ("a", "b"):  # Both reports show the whole study.
     assert len(_summary(tmp_path / name)) >= 3
+
+
+def test_opening_a_new_storage_survives_the_table_creation_race(
+    tmp_path, monkeypatch):
+  # Two sweeps started together on a new SQLite file: Optuna checks for its
+  # tables, the other process creates them, and this one's CREATE TABLE
+  # fails with SQLite's own "table studies already exists" (CI saw exactly
+  # this). Reproduced here in order, with the real SQLite error.
+  url = f"sqlite:///{tmp_path / 'new.db'}"
+  real = optuna.storages.RDBStorage
+  calls = []
+
+  def racing(*args, **kwargs):
+    calls.append(args[0])
+    if len(calls) == 1:
+      real(url)  # The other process creates the tables...
+      engine = sqlalchemy.create_engine(url)
+      with engine.connect() as connection:  # ...and ours then fails.
+        connection.execute(sqlalchemy.text("CREATE TABLE studies (x INT)"))
+    return real(*args, **kwargs)
+
+  with monkeypatch.context() as patch:  # Optuna isinstance()s the class.
+    patch.setattr(optuna.storages, "RDBStorage", racing)
+    storage = sweep.open_storage(url)
+    # Other errors still end the command at once, with one line.
+    with pytest.raises(UserError, match="cannot open --storage"):
+      sweep.open_storage(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+  assert calls == [url, url, calls[-1]]
+  study = optuna.create_study(storage=storage, study_name="after_race")
+  assert optuna.load_study(study_name="after_race", storage=url).study_name \
+      == study.study_name
 
 
 def test_search_space_sampling():

@@ -33,6 +33,7 @@ import argparse
 import os
 import sys
 import threading
+import time
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -50,6 +51,8 @@ from official_albert.sweep import space
 
 DB_FILE = "study.db"
 _DIRECTIONS = {"max": "maximize", "min": "minimize"}
+# Tries to open a storage whose tables another process is creating.
+_SCHEMA_ATTEMPTS = 5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,6 +123,9 @@ def open_storage(url: str, heartbeat_s: int = 60
   twice that is failed as stale (its process was killed) and queued again
   with the same point (Optuna's `RetryHeartbeatStaleTrialCallback`).
 
+  Several processes may open a new database at once: the one that loses the
+  race to create the tables tries again.
+
   Raises:
     UserError: when the URL cannot be opened.
   """
@@ -128,16 +134,23 @@ def open_storage(url: str, heartbeat_s: int = 60
   if url.startswith("sqlite"):
     # Several processes on one SQLite file wait for the lock, not fail.
     kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
-  try:
-    with warnings.catch_warnings():  # Heartbeats are "experimental" (v2.8+).
-      warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-      kwargs["heartbeat_stale_trial_callback"] = (
-          optuna.storages.RetryHeartbeatStaleTrialCallback())
-      return optuna.storages.RDBStorage(url, **kwargs)
-  except Exception as e:  # pylint: disable=broad-except  # Driver errors.
-    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    errors.fail(f"cannot open --storage {url!r}: {first}; give a database "
-                "URL Optuna accepts, e.g. sqlite:///DIR/study.db")
+  for attempt in range(_SCHEMA_ATTEMPTS):
+    try:
+      with warnings.catch_warnings():  # Heartbeats: "experimental" (v2.8+).
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        kwargs["heartbeat_stale_trial_callback"] = (
+            optuna.storages.RetryHeartbeatStaleTrialCallback())
+        return optuna.storages.RDBStorage(url, **kwargs)
+    except Exception as e:  # pylint: disable=broad-except  # Driver errors.
+      # Processes started together on a new database race to create its
+      # tables (Optuna checks, then creates): the loser sees "table ...
+      # already exists", and a second try finds the tables made.
+      if "already exists" in str(e) and attempt + 1 < _SCHEMA_ATTEMPTS:
+        time.sleep(0.5)
+        continue
+      first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+      errors.fail(f"cannot open --storage {url!r}: {first}; give a database "
+                  "URL Optuna accepts, e.g. sqlite:///DIR/study.db")
 
 
 def _study(args, storage, dimensions, definition: Dict[str, Any],
