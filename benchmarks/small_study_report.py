@@ -11,7 +11,6 @@ official metric over the runs, and draws the runs as points per task.
 
 import argparse
 import json
-import os
 import statistics
 
 import matplotlib
@@ -19,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 from official_albert import errors
+from official_albert import io_utils
 
 # Task -> (metric key in metrics.json, label), GLUE's official metrics.
 TASKS = {"sst-2": ("accuracy", "SST-2 accuracy"),
@@ -34,13 +34,12 @@ def collect(run_dir: str):
   results = {}
   for task, (key, _) in TASKS.items():
     for init in INITS:
-      base = os.path.join(run_dir, "finetune", task, init)
+      base = io_utils.join(run_dir, "finetune", task, init)
       values = []
-      for seed in sorted(os.listdir(base)) if os.path.isdir(base) else []:
-        path = os.path.join(base, seed, "metrics.json")
-        if os.path.isfile(path):
-          with open(path, encoding="utf-8") as f:
-            values.append(json.load(f)[key])
+      for path in sorted(io_utils.glob_files(
+          io_utils.join(base, "seed*", "metrics.json"))):
+        with io_utils.open_file(path) as f:
+          values.append(json.load(f)[key])
       results.setdefault(task, {})[init] = values
   return results
 
@@ -88,8 +87,8 @@ def plot(results, path: str) -> None:
     ax.set_xlim(-0.5, len(INITS) - 0.5)
     ax.set_title(label, fontsize=9)
   fig.tight_layout()
-  fig.savefig(path + ".tmp.png", dpi=100)
-  os.replace(path + ".tmp.png", path)
+  with io_utils.atomic_path(path) as tmp, io_utils.open_file(tmp, "wb") as f:
+    fig.savefig(f, format="png", dpi=100)
 
 
 def main(argv=None) -> None:
@@ -102,9 +101,9 @@ def main(argv=None) -> None:
   if not any(v for r in results.values() for v in r.values()):
     errors.fail(f"no fine-tuning metrics under {args.run_dir}/finetune; run "
                 "scripts/reproduce_small.sh first")
-  pretrain = os.path.join(args.run_dir, "pretrain", "metrics.json")
-  if os.path.isfile(pretrain):
-    with open(pretrain, encoding="utf-8") as f:
+  pretrain = io_utils.join(args.run_dir, "pretrain", "metrics.json")
+  if io_utils.isfile(pretrain):
+    with io_utils.open_file(pretrain) as f:
       print("held-out pretraining metrics:", json.load(f))
   print(table(results))
   plot(results, args.plot)

@@ -77,16 +77,33 @@ def original_is_start_piece_sp(piece):
   else:
     return False
 
+# Rows of the bundled SST-2 slice (tests/data/glue/SST-2) that the smaller
+# SST-2 runs use: the first 256 training and 128 dev sentences.
+SST2_HEAD_ROWS = {"train.tsv": 256, "dev.tsv": 128}
+
+
+def sst2_head(name: str, rows: int) -> str:
+  """The header and the first `rows` rows of the bundled SST-2 file `name`."""
+  lines = (TEST_DATA / "glue" / "SST-2" / name).read_text(
+      encoding="utf-8").splitlines(keepends=True)
+  assert len(lines) > rows, f"the SST-2 slice {name} has fewer rows"
+  return "".join(lines[:rows + 1])
+
+
 def make_sst2_records(root: pathlib.Path, seq_length: int) -> pathlib.Path:
   """SST-2 records (`train.tfrecord`, `dev.tfrecord`) made by our CLI.
 
-  From the bundled slice `tests/data/glue_sst2_head` (256 training and 128
-  dev sentences) and the demo vocabulary. Returns the output directory.
+  From the first 256 training and 128 dev sentences of the bundled slice
+  (`SST2_HEAD_ROWS`) and the demo vocabulary. Returns the output directory.
   """
   from official_albert.data import create_finetuning_data  # pylint: disable=g-import-not-at-top
+  src = root / "sst2_head"
+  src.mkdir(parents=True)
+  for name, rows in SST2_HEAD_ROWS.items():
+    (src / name).write_text(sst2_head(name, rows), encoding="utf-8")
   out = root / "records"
   create_finetuning_data.main([
-      "--task", "sst-2", "--input_dir", str(TEST_DATA / "glue_sst2_head"),
+      "--task", "sst-2", "--input_dir", str(src),
       "--sp_model_file", str(REPO / "assets/vocab/albert_demo_8k.model"),
       "--output_dir", str(out), "--max_seq_length", str(seq_length)])
   return out

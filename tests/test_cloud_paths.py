@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 from official.nlp.tools import squad_evaluate_v1_1
 
+import conftest
 import train
 from official_albert import errors
 from official_albert import io_utils
@@ -103,9 +104,8 @@ def test_vocab_and_pretraining_records_to_ram(ram):
 
 def _finetuning_data(ram, test_data):
   """SST-2 and SQuAD slices copied to ram:// and converted there."""
-  for name in ("train.tsv", "dev.tsv"):
-    _write(f"{ram}/sst2/{name}",
-           (test_data / "glue_sst2_head" / name).read_bytes(), "wb")
+  for name, rows in conftest.SST2_HEAD_ROWS.items():
+    _write(f"{ram}/sst2/{name}", conftest.sst2_head(name, rows))
   squad = json.loads((test_data / "squad_v1.1_head" /
                       "dev-v1.1-two-articles.json").read_text())
   for name, article in (("train", 0), ("eval", 1)):
@@ -158,8 +158,8 @@ def test_sentence_prediction_model_dir_on_ram(ram, test_data, config_dir):
   metrics = json.loads(_read(f"{model_dir}/metrics.json"))
   assert metrics["accuracy"] == pytest.approx(logs["accuracy"])
   rows = _read(f"{model_dir}/dev_predictions.tsv").splitlines()
-  gold = [line.split("\t")[1] for line in (
-      test_data / "glue_sst2_head/dev.tsv").read_text().splitlines()[1:]]
+  gold = [line.split("\t")[1] for line in conftest.sst2_head(
+      "dev.tsv", conftest.SST2_HEAD_ROWS["dev.tsv"]).splitlines()[1:]]
   preds = [row.split("\t")[1] for row in rows[1:]]
   assert len(preds) == 128
   assert metrics["accuracy"] == pytest.approx(

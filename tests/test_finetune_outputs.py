@@ -9,6 +9,7 @@ import pathlib
 
 import pytest
 
+import conftest
 from official_albert import errors
 from official_albert.data import create_finetuning_data
 
@@ -17,10 +18,9 @@ MODEL = REPO / "assets" / "vocab" / "albert_demo_8k.model"
 
 
 @pytest.fixture()
-def tables(test_data, tmp_path):
+def tables(tmp_path):
   """a.tsv and b.tsv: 30 SST-2 rows each, with the header."""
-  rows = (test_data / "glue" / "SST-2" / "dev_head60.tsv").read_text(
-      encoding="utf-8").splitlines()
+  rows = conftest.sst2_head("dev.tsv", 60).splitlines()
   for name, part in (("a", rows[1:31]), ("b", rows[31:61])):
     (tmp_path / f"{name}.tsv").write_text(
         "\n".join([rows[0]] + part) + "\n", encoding="utf-8")
