@@ -110,18 +110,21 @@ def _first_logits(task_cls, experiment, records, start, head_from=None):
                                                       training=False))], -1)
 
 
-@pytest.mark.parametrize("task_cls, experiment", [
-    (sentence_prediction.SentencePredictionTask, "albert/sentence_prediction"),
-    (squad.SquadTask, "albert/squad"),
+@pytest.mark.parametrize("task_cls, experiment, head", [
+    (sentence_prediction.SentencePredictionTask, "albert/sentence_prediction",
+     ""),
+    (squad.SquadTask, "albert/squad", ""),
+    (squad.SquadTask, "albert/squad", "task.model.head=beam,"
+     "task.validation_data.version_2_with_negative=true,"),
 ])
 def test_hub_module_logits_equal_converted_checkpoint(
-    modules, records, task_cls, experiment):
+    modules, records, task_cls, experiment, head):
   ours, want = _first_logits(task_cls, experiment, records,
-                             f"task.init_checkpoint='{modules / 'ours'}'")
+                             f"{head}task.init_checkpoint='{modules / 'ours'}'")
   for name in ("mg_hub", "ours_hub"):
     hub_model, got = _first_logits(
         task_cls, experiment, records,
-        f"task.hub_module_url='{modules / name}'", head_from=ours)
+        f"{head}task.hub_module_url='{modules / name}'", head_from=ours)
     # The encoder is trainable, with every variable of ours.
     assert (len(hub_model.encoder.trainable_variables) ==
             len(ours.encoder.trainable_variables))

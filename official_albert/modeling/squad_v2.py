@@ -78,20 +78,27 @@ class AlbertSquadV2Labeler(tf_keras.Model):
     start_n_top, end_n_top: beam sizes (5 and 5 in the original).
     dropout_rate: dropout in the answer classifier (0.1 in the original).
     initializer_range: stddev of the truncated-normal kernel initializer;
-      defaults to the encoder's.
+      defaults to the encoder's (an `AlbertEncoder`'s config).
+    hidden_size: H, the width of the encoder's `sequence_output`; defaults to
+      the encoder's config. Give both for an encoder without one (a TF-Hub
+      module).
   """
 
   def __init__(self, encoder, start_n_top: int = 5, end_n_top: int = 5,
                dropout_rate: float = 0.1,
-               initializer_range: Optional[float] = None, **kwargs):
+               initializer_range: Optional[float] = None,
+               hidden_size: Optional[int] = None, **kwargs):
     super().__init__(**kwargs)
     self.encoder = encoder
-    config = encoder.get_config()
-    stddev = initializer_range or config["initializer_range"]
+    if initializer_range is None or hidden_size is None:
+      config = encoder.get_config()
+      initializer_range = initializer_range or config["initializer_range"]
+      hidden_size = hidden_size or config["hidden_size"]
     self.squad_v2 = _SpanLabeling(
-        input_width=config["hidden_size"], start_n_top=start_n_top,
+        input_width=hidden_size, start_n_top=start_n_top,
         end_n_top=end_n_top, activation="tanh", dropout_rate=dropout_rate,
-        initializer=tf_keras.initializers.TruncatedNormal(stddev=stddev))
+        initializer=tf_keras.initializers.TruncatedNormal(
+            stddev=initializer_range))
 
   @property
   def checkpoint_items(self) -> Dict[str, tf.Module]:

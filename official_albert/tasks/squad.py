@@ -168,7 +168,9 @@ class SquadTask(question_answering.QuestionAnsweringTask):
       errors.fail(f"task.model.start_n_top={model.start_n_top} and "
                   f"end_n_top={model.end_n_top} must be equal and >= 2")
     return squad_v2.AlbertSquadV2Labeler(
-        encoder, model.start_n_top, model.end_n_top, model.dropout_rate)
+        encoder, model.start_n_top, model.end_n_top, model.dropout_rate,
+        initializer_range=model.encoder.initializer_range,
+        hidden_size=hub_encoder.hidden_size(self.task_config, encoder))
 
   def build_losses(self, labels, model_outputs, aux_losses=None):
     if self._beam:  # Start/end cross-entropy + cls_logits cross-entropy.
