@@ -25,6 +25,7 @@ import optuna
 import pytest
 import sqlalchemy
 import tensorflow as tf
+import yaml
 
 import sst2_slice
 import train
@@ -226,6 +227,60 @@ def test_opening_a_new_storage_survives_the_table_creation_race(
   study = optuna.create_study(storage=storage, study_name="after_race")
   assert optuna.load_study(study_name="after_race", storage=url).study_name \
       == study.study_name
+
+
+def _fake_train_py(command, stdout, **unused_kwargs):
+  """Stands in for the train.py subprocess, in this process: a subprocess
+  has its own ram:// filesystem. Reads the run's sweep.yaml and writes
+  metrics.json and best_ckpt/info.json into its model_dir, as train.py does.
+  """
+  flags = dict(a[2:].split("=", 1) for a in command if a.startswith("--"))
+  config = [a.split("=", 1)[1] for a in command
+            if a.startswith("--config_file=")][-1]
+  with tf.io.gfile.GFile(config) as f:
+    override = yaml.safe_load(f)
+  rate = override["trainer"]["optimizer_config"]["learning_rate"][
+      "polynomial"]["initial_learning_rate"]
+  seed = override["task"]["seed"]
+  model_dir = flags["model_dir"]
+  with tf.io.gfile.GFile(f"{model_dir}/metrics.json", "w") as f:
+    json.dump({"accuracy": 0.5 + 10 * rate + seed / 1000}, f)
+  tf.io.gfile.makedirs(f"{model_dir}/best_ckpt")
+  with tf.io.gfile.GFile(f"{model_dir}/best_ckpt/info.json", "w") as f:
+    json.dump({"best_ckpt_global_step": 7 * seed}, f)
+  stdout.write(f"trained in {model_dir}\n")
+  return subprocess.CompletedProcess(command, 0, stderr="last log line\n")
+
+
+def test_sweep_dir_on_a_url(ram, sst2, tmp_path_factory, monkeypatch):
+  # gs:// stand-in: the runs' directories, their sweep.yaml and train.log,
+  # the report and the HParams summaries all land on ram://; the study is
+  # in a local SQLite file, which a URL sweep_dir requires.
+  sweep_dir = f"{ram}/sweep"
+  flags = _flags(sst2, sweep_dir, f"--grid={LR}=1e-3,2e-3", "--seeds=2")
+  with pytest.raises(UserError, match="pass --storage"):
+    sweep.run(flags)
+  monkeypatch.setattr(runner.subprocess, "run", _fake_train_py)
+  db = tmp_path_factory.mktemp("db") / "study.db"
+  table = sweep.run(flags + [f"--storage=sqlite:///{db}"])
+  assert [row[LR] for row in table] == [2e-3, 1e-3]  # Best first.
+  assert table[0]["median"] == pytest.approx(0.5 + 0.02 + 0.0015)
+  with tf.io.gfile.GFile(f"{sweep_dir}/summary.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [float(r[LR]) for r in rows] == [2e-3, 1e-3]
+  assert {r["best_step"] for r in rows} == {"14"}  # Seed 2's step: 7 * 2.
+  with tf.io.gfile.GFile(f"{sweep_dir}/sweep.png", "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  assert tf.io.gfile.exists(f"{sweep_dir}/summary.md")
+  for trial in (0, 1):
+    for seed in (1, 2):
+      run = runner.run_dir(sweep_dir, trial, seed)
+      with tf.io.gfile.GFile(f"{run}/train.log") as f:
+        assert f.read() == f"trained in {run}\nlast log line\n"
+      with tf.io.gfile.GFile(f"{run}/{runner.RUN_CONFIG}") as f:
+        assert yaml.safe_load(f)["task"]["seed"] == seed
+      assert ("_hparams_/session_start_info", "hparams") in _events(run)
+  assert ("_hparams_/experiment", "hparams") in _events(sweep_dir)
 
 
 def test_search_space_sampling():

@@ -10,13 +10,13 @@ reports, from the same code that computes them.
 
 import json
 import math
-import os
 from typing import Optional, Set, Tuple
 
 from official.core import config_definitions as cfg
 from official.core import task_factory
 
 from official_albert import errors
+from official_albert import io_utils
 from official_albert.configs import finetuning
 from official_albert.configs import pretraining
 from official_albert.metrics import glue
@@ -81,9 +81,11 @@ def read_result(model_dir: str, metric: str) -> Tuple[float, Optional[int]]:
     UserError: when metrics.json is missing or lacks the metric, or the value
       is NaN or infinite (the message is the trial's error line).
   """
-  path = os.path.join(model_dir, METRICS_FILE)
+  path = io_utils.join(model_dir, METRICS_FILE)
   try:
-    with open(path, encoding="utf-8") as f:
+    if not io_utils.isfile(path):
+      raise ValueError(path)
+    with io_utils.open_file(path) as f:
       metrics = json.load(f)
   except (OSError, ValueError):
     errors.fail(f"the run wrote no readable {path}")
@@ -94,8 +96,8 @@ def read_result(model_dir: str, metric: str) -> Tuple[float, Optional[int]]:
   if not math.isfinite(value):
     errors.fail(f"metric {metric} is {value}")
   best_step = None
-  info = os.path.join(model_dir, BEST_SUBDIR, "info.json")
-  if os.path.isfile(info):
-    with open(info, encoding="utf-8") as f:
+  info = io_utils.join(model_dir, BEST_SUBDIR, "info.json")
+  if io_utils.isfile(info):
+    with io_utils.open_file(info) as f:
       best_step = int(json.load(f).get("best_ckpt_global_step", 0)) or None
   return value, best_step

@@ -16,7 +16,7 @@ sweep process writing the same report) never sees half a file.
 """
 
 import csv
-import os
+import posixpath
 from typing import Any, Dict, List, Sequence
 
 import matplotlib
@@ -93,8 +93,8 @@ def write_summary(sweep_dir: str, table: List[Dict[str, Any]],
   seed_cols = [f"seed{s}" for s in range(1, seeds + 1)]
   columns = (["rank", "trial", "state"] + keys + seed_cols
              + ["median", "min", "max", "best_step", "best_seed", "error"])
-  with io_utils.atomic_path(os.path.join(sweep_dir, SUMMARY_CSV)) as tmp:
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+  with io_utils.atomic_path(io_utils.join(sweep_dir, SUMMARY_CSV)) as tmp:
+    with io_utils.open_file(tmp, "w") as f:
       writer = csv.DictWriter(f, columns)
       writer.writeheader()
       for rank, row in enumerate(table, 1):
@@ -119,8 +119,8 @@ def write_summary(sweep_dir: str, table: List[Dict[str, Any]],
              + [_fmt(row["median"]), spread, best,
                 state.replace("|", "/")])
     lines.append("| " + " | ".join(cells) + " |")
-  with io_utils.atomic_path(os.path.join(sweep_dir, SUMMARY_MD)) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
+  with io_utils.atomic_path(io_utils.join(sweep_dir, SUMMARY_MD)) as tmp:
+    with io_utils.open_file(tmp, "w") as f:
       f.write("\n".join(lines) + "\n")
 
 
@@ -154,8 +154,9 @@ def write_plot(sweep_dir: str, table: List[Dict[str, Any]],
     ax.grid(alpha=0.3)
   fig.suptitle(f"{metric}: seeds (dots) and median (bar)", fontsize=10)
   fig.tight_layout()
-  with io_utils.atomic_path(os.path.join(sweep_dir, PLOT)) as tmp:
-    fig.savefig(tmp, format="png", dpi=100)
+  with io_utils.atomic_path(io_utils.join(sweep_dir, PLOT)) as tmp:
+    with io_utils.open_file(tmp, "wb") as f:
+      fig.savefig(f, format="png", dpi=100)
   plt.close(fig)
 
 
@@ -191,7 +192,7 @@ def write_hparams_session(model_dir: str, values: Dict[str, Any], seed: int,
   session = {k: _hparam_value(v) for k, v in values.items()}
   session["seed"] = seed
   with tf.summary.create_file_writer(model_dir).as_default():
-    hp.hparams(session, trial_id=os.path.basename(model_dir))
+    hp.hparams(session, trial_id=posixpath.basename(model_dir))
     tf.summary.scalar(f"sweep/{metric}", value, step=0)
 
 

@@ -37,7 +37,7 @@ class TrialFailed(Exception):
 
 def run_dir(sweep_dir: str, trial_number: int, seed: int) -> str:
   """`SWEEP_DIR/trial-0007-seed1`."""
-  return os.path.join(sweep_dir, f"trial-{trial_number:04d}-seed{seed}")
+  return io_utils.join(sweep_dir, f"trial-{trial_number:04d}-seed{seed}")
 
 
 def error_line(stderr: str, returncode: int) -> str:
@@ -123,19 +123,22 @@ class Trial:
       TrialFailed: with the run's error line.
     """
     model_dir = run_dir(self.sweep_dir, trial_number, seed)
-    os.makedirs(model_dir, exist_ok=True)
-    config = os.path.join(model_dir, RUN_CONFIG)
+    io_utils.makedirs(model_dir)
+    config = io_utils.join(model_dir, RUN_CONFIG)
     with io_utils.atomic_path(config) as tmp:
-      with open(tmp, "w", encoding="utf-8") as f:
+      with io_utils.open_file(tmp, "w") as f:
         yaml.safe_dump(self._override(values, seed), f, sort_keys=True)
     command = ([sys.executable, str(TRAIN_PY),
                 f"--experiment={self.experiment}", f"--mode={self.mode}",
                 f"--model_dir={model_dir}"]
                + [f"--config_file={c}" for c in self.config_files + [config]])
-    with open(os.path.join(model_dir, LOG_FILE), "w", encoding="utf-8") as log:
-      proc = subprocess.run(command, stdout=log, stderr=subprocess.PIPE,
-                            text=True, check=False)
-      log.write(proc.stderr)
+    # The log is written as the run goes; on an object store (no appends) it
+    # is written locally and copied there when the run ends.
+    with io_utils.local_directory(model_dir, read=False) as logs:
+      with open(os.path.join(logs, LOG_FILE), "w", encoding="utf-8") as log:
+        proc = subprocess.run(command, stdout=log, stderr=subprocess.PIPE,
+                              text=True, check=False)
+        log.write(proc.stderr)
     if proc.returncode != 0:
       raise TrialFailed(error_line(proc.stderr, proc.returncode))
     try:

@@ -26,6 +26,9 @@ point with the first line of its error, and the sweep goes on.
 
 After every point: SWEEP_DIR/summary.md, summary.csv, sweep.png and the
 TensorBoard HParams summaries (`tensorboard --logdir SWEEP_DIR`).
+SWEEP_DIR may be a URL (gs://bucket/sweep; any scheme tf.io.gfile knows):
+runs, reports and summaries go there, each run's train.log when the run
+ends; the study then needs a --storage off the object store.
 Bad input ends with one line `error: ...` and exit status 2 before any run.
 """
 
@@ -42,6 +45,7 @@ from tqdm import tqdm
 
 from official_albert import configs  # pylint: disable=unused-import
 from official_albert import errors
+from official_albert import io_utils
 from official_albert import tasks  # pylint: disable=unused-import
 from official_albert.configs import overrides
 from official_albert.sweep import objective
@@ -214,8 +218,13 @@ def run(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
   metric = _metric(args, params)
   direction = (_DIRECTIONS[args.direction] if args.direction
                else objective.default_direction(metric))
-  sweep_dir = os.path.abspath(args.sweep_dir)
-  os.makedirs(sweep_dir, exist_ok=True)
+  sweep_dir = (args.sweep_dir if io_utils.is_url(args.sweep_dir)
+               else os.path.abspath(args.sweep_dir))
+  if io_utils.is_url(sweep_dir) and not args.storage:
+    errors.fail(f"--sweep_dir {sweep_dir} is not on the local disk, where "
+                "the default SQLite storage must be; pass --storage, e.g. "
+                "sqlite:////local/dir/study.db or a database server's URL")
+  io_utils.makedirs(sweep_dir)
   storage = open_storage(
       args.storage or f"sqlite:///{os.path.join(sweep_dir, DB_FILE)}",
       args.heartbeat_s)
@@ -273,7 +282,7 @@ def run(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
           "later to rerun those)")
   table = report.write_all(sweep_dir, study, dimensions, args.seeds, metric,
                            direction)
-  print(f"summary: {os.path.join(sweep_dir, report.SUMMARY_MD)}")
+  print(f"summary: {io_utils.join(sweep_dir, report.SUMMARY_MD)}")
   if table and table[0]["median"] is not None:
     best = table[0]
     print(f"best: trial {best['trial']} median {metric}={best['median']:.4f} "
