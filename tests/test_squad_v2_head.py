@@ -13,15 +13,19 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
+from official.nlp.tasks import question_answering
 from official.nlp.tools import squad_evaluate_v2_0
 
 import train
 from official_albert.configs import encoders
 from official_albert.configs import overrides
 from official_albert.data import create_finetuning_data
+from official_albert.data import squad_data
+from official_albert.data import tokenization
 from official_albert.errors import UserError
 from official_albert.interop import squad_v2_head
 from official_albert.modeling import squad_v2
+from official_albert.tasks import squad
 from test_finetune_tasks import _trainer_yaml  # pylint: disable=g-bad-import-order
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -189,3 +193,48 @@ def test_v2_recipe_uses_the_beam_head():
   params = overrides.parse_configuration(
       "albert/squad", [str(REPO / "experiments/squad/v1.1.yaml")], "")
   assert params.task.model.head == "cls"
+
+
+def _beam_decode(tmp_path, context, spans):
+  """`decode_answers` (beam head, k=2) of one question on `context`, with
+  beam results whose start/end candidates are `spans` (piece positions in
+  the window), best first."""
+  path = tmp_path / "q.json"
+  path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "t",
+      "paragraphs": [{"context": context, "qas": [
+          {"id": "q1", "question": "When?", "answers": [],
+           "is_impossible": True}]}]}]}))
+  examples = squad_data.read_examples(str(path), False, True)
+  features = []
+  squad_data.convert_examples(
+      examples, tokenization.AlbertTokenizer(str(VOCAB)), 64, 32, 16, False,
+      features.append)
+  config = overrides.parse_configuration("albert/squad", None, (
+      "task.model.head=beam,task.model.start_n_top=2,task.model.end_n_top=2,"
+      "task.validation_data.version_2_with_negative=true")).task
+  (s1, e1), (s2, e2) = spans
+  result = question_answering.RawAggregatedResult(
+      unique_id=features[0].unique_id, start_logits=[-1.0, -2.0],
+      end_logits=[-1.0, -1.5, -2.0, -2.5], start_indexes=[s1, s2],
+      end_indexes=[e1, e1, e2, e2], class_logits=-5.0)
+  return features[0], squad.decode_answers(config, examples, features,
+                                           [result])
+
+
+def test_beam_decoding_never_answers_with_a_bare_space(tmp_path):
+  # SentencePiece splits " (" into a bare "▁" and "(": a span of that piece
+  # alone has no text. Model Garden's XLNet-mode decoding asserted when all
+  # of a question's beam candidates were such spans (a CI run with a freshly
+  # initialised model hit it).
+  context = "The war ( 1990 ) ended."
+  feature, _ = _beam_decode(tmp_path, context, [(0, 0), (0, 0)])
+  bare = [i for i, t in enumerate(feature.tokens) if t == "▁"]
+  assert len(bare) == 2 and feature.tokens[bare[0] + 1] == "("
+  _, (predictions, _, _) = _beam_decode(
+      tmp_path, context, [(bare[0], bare[0]), (bare[1], bare[1])])
+  assert predictions == {"q1": ""}  # No valid span left: no answer.
+  # A bare "▁" may still end a span that starts on text.
+  _, (predictions, nbest, _) = _beam_decode(
+      tmp_path, context, [(bare[0], bare[0]), (bare[0] - 1, bare[0])])
+  assert predictions == {"q1": "war"}
+  assert [e["text"] for e in nbest["q1"]] == ["war"]

@@ -50,6 +50,9 @@ from official_albert.modeling import squad_v2
 
 CLS = "cls"
 BEAM = "beam"
+# Model Garden's n-best for a question without a valid span.
+_NONCE = {"text": "empty", "probability": 1.0, "start_logit": 0.0,
+          "end_logit": 0.0}
 
 
 def _write_json(path: str, value) -> None:
@@ -108,8 +111,12 @@ def _decode_beam(config, examples, features, results):
   sequence position, so each feature's maps get the `[CLS] q [SEP]` prefix
   as empty entries: beam positions there are not in `token_is_max_context`
   and are dropped, as the original's `token_to_orig_map` check drops them.
-  The question gets "" when its `cls_logits` exceeds
-  `null_score_diff_threshold`.
+  Spans may not start on a piece with no text of its own (a bare "▁"): a
+  span of such pieces has empty text, and Model Garden's XLNet mode fails
+  (an assert) when every candidate of a question is one. A question left
+  with no valid span gets "" (Model Garden's nonce answer "empty" is not
+  text of the paragraph). The question also gets "" when its `cls_logits`
+  exceeds `null_score_diff_threshold`.
   """
   shifted = []
   for feature in features:
@@ -119,14 +126,22 @@ def _decode_beam(config, examples, features, results):
                                        list(feature.tok_start_to_orig_index))
     feature.tok_end_to_orig_index = ([-1] * offset +
                                      list(feature.tok_end_to_orig_index))
+    paragraph = examples[feature.example_index].paragraph_text
+    feature.token_is_max_context = {
+        position: is_max for position, is_max in
+        feature.token_is_max_context.items()
+        if paragraph[feature.tok_start_to_orig_index[position]:
+                     feature.tok_end_to_orig_index[position] + 1].strip()}
     shifted.append(feature)
   answers, nbest, null_odds = squad_lib_sp.postprocess_output(
       examples, shifted, results, config.model.start_n_top,
       config.max_answer_length, config.validation_data.do_lower_case,
       version_2_with_negative=True, xlnet_format=True)
   null_odds = {k: float(v) for k, v in null_odds.items()}
-  predictions = {qid: "" if null_odds[qid] > config.null_score_diff_threshold
-                 else text for qid, text in answers.items()}
+  predictions = {
+      qid: "" if (null_odds[qid] > config.null_score_diff_threshold
+                  or nbest[qid] == [_NONCE]) else text
+      for qid, text in answers.items()}
   return predictions, nbest, null_odds
 
 
