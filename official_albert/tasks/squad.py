@@ -50,8 +50,9 @@ from official_albert.modeling import squad_v2
 
 CLS = "cls"
 BEAM = "beam"
-# Model Garden's n-best for a question without a valid span.
-_NONCE = {"text": "empty", "probability": 1.0, "start_logit": 0.0,
+# Model Garden's n-best for a question without a valid span (beam head):
+# such a question is answered "".
+NO_SPAN_NBEST = {"text": "empty", "probability": 1.0, "start_logit": 0.0,
           "end_logit": 0.0}
 
 
@@ -140,7 +141,7 @@ def _decode_beam(config, examples, features, results):
   null_odds = {k: float(v) for k, v in null_odds.items()}
   predictions = {
       qid: "" if (null_odds[qid] > config.null_score_diff_threshold
-                  or nbest[qid] == [_NONCE]) else text
+                  or nbest[qid] == [NO_SPAN_NBEST]) else text
       for qid, text in answers.items()}
   return predictions, nbest, null_odds
 
