@@ -26,12 +26,12 @@ bag-of-words floor). Prints a Markdown table.
 
 import argparse
 import csv
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List
 
 import numpy as np
 from scipy import stats
 from sklearn import linear_model
-import tensorflow as tf
+import tf_keras
 
 from official_albert import errors
 from official_albert import io_utils
@@ -54,16 +54,14 @@ def _rows(path: str) -> List[List[str]]:
     return list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
 
 
-def _batches(tokenizer, texts: List[str], batch: int = 256):
-  """Encoder inputs `[batch, SEQ]` int32 for single sentences, in order."""
-  for start in range(0, len(texts), batch):
-    ids = np.zeros([len(texts[start:start + batch]), SEQ], np.int32)
-    for row, text in enumerate(texts[start:start + batch]):
-      pieces = ([tokenizer.cls_id] + tokenizer.encode(text)[:SEQ - 2]
-                + [tokenizer.sep_id])
-      ids[row, :len(pieces)] = pieces
-    yield dict(input_word_ids=ids, input_mask=(ids > 0).astype(np.int32),
-               input_type_ids=np.zeros_like(ids))
+def _encode(tokenizer, texts: List[str]) -> np.ndarray:
+  """`[CLS] text [SEP]` piece ids, int32 `[len(texts), SEQ]`, 0-padded."""
+  ids = np.zeros([len(texts), SEQ], np.int32)
+  for row, text in enumerate(texts):
+    pieces = ([tokenizer.cls_id] + tokenizer.encode(text)[:SEQ - 2]
+              + [tokenizer.sep_id])
+    ids[row, :len(pieces)] = pieces
+  return ids
 
 
 def _mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -72,13 +70,30 @@ def _mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
   return (values * mask).sum(1) / mask.sum(1)
 
 
+def load_data(data_dir: str, sst2_train: int) -> Dict[str, Any]:
+  """The probes' dev and training sets, read and tokenized once: piece ids
+  (see `_encode`) for each sentence column, float or int labels."""
+  tokenizer = tokenization.AlbertTokenizer(VOCAB)
+  data = {}
+  for split in ("train", "dev"):
+    rows = _rows(io_utils.join(data_dir, "glue", "STS-B", f"{split}.tsv"))
+    data[f"sts_{split}"] = (_encode(tokenizer, [r[7] for r in rows]),
+                            _encode(tokenizer, [r[8] for r in rows]),
+                            np.array([float(r[9]) for r in rows]))
+    rows = _rows(io_utils.join(data_dir, "glue", "SST-2", f"{split}.tsv"))
+    if split == "train":
+      rows = rows[:sst2_train]
+    data[f"sst_{split}"] = (_encode(tokenizer, [r[0] for r in rows]),
+                            np.array([int(r[1]) for r in rows]))
+  return data
+
+
 def feature_fns(run_dir: str) -> Dict[str, Callable]:
-  """{name: texts -> float32 `[len(texts), width]`} for the three feature
-  sets (see the module doc)."""
+  """{name: piece ids `[n, SEQ]` -> float32 `[n, width]`} for the three
+  feature sets (see the module doc)."""
   config = overrides.parse_configuration(
       "albert/pretraining", [MODEL], "").task.model.encoder
-  tokenizer = tokenization.AlbertTokenizer(VOCAB)
-  tf.keras.utils.set_random_seed(1)
+  tf_keras.utils.set_random_seed(1)
   models = {}
   for name in ("pretrained", "random"):
     models[name] = encoders.build_encoder(config)
@@ -87,53 +102,46 @@ def feature_fns(run_dir: str) -> Dict[str, Callable]:
                             encoder=models["pretrained"])
 
   def contextual(encoder):
-    def fn(texts):
-      return np.concatenate([
-          _mean(encoder(b, training=False)["sequence_output"].numpy(),
-                b["input_mask"]) for b in _batches(tokenizer, texts)])
+    def fn(ids):
+      out = []
+      for start in range(0, len(ids), 256):
+        batch = ids[start:start + 256]
+        mask = (batch > 0).astype(np.int32)
+        sequence = encoder(dict(input_word_ids=batch, input_mask=mask,
+                                input_type_ids=np.zeros_like(batch)),
+                           training=False)["sequence_output"].numpy()
+        out.append(_mean(sequence, mask))
+      return np.concatenate(out)
     return fn
 
   table = models["pretrained"].word_embeddings.embeddings.numpy()
-
-  def bag_of_words(texts):
-    return np.concatenate([_mean(table[b["input_word_ids"]], b["input_mask"])
-                           for b in _batches(tokenizer, texts)])
-
   return {"pretrained encoder": contextual(models["pretrained"]),
           "random encoder": contextual(models["random"]),
-          "pretrained word embeddings, averaged": bag_of_words}
+          "pretrained word embeddings, averaged":
+              lambda ids: _mean(table[ids], ids > 0)}
 
 
 def _pair_features(u: np.ndarray, v: np.ndarray) -> np.ndarray:
   return np.concatenate([np.abs(u - v), u * v], -1)
 
 
-def probe(features: Callable, data_dir: str, sst2_train: int
-          ) -> Dict[str, float]:
-  """The three probe scores of one feature set."""
+def probe(features: Callable, data: Dict[str, Any]) -> Dict[str, float]:
+  """The three probe scores of one feature set on `load_data`'s sets."""
   out = {}
-  sts = {split: _rows(io_utils.join(data_dir, "glue", "STS-B",
-                                    f"{split}.tsv"))
-         for split in ("train", "dev")}
-  vecs = {split: (features([r[7] for r in rows]),
-                  features([r[8] for r in rows]),
-                  np.array([float(r[9]) for r in rows]))
-          for split, rows in sts.items()}
-  u, v, gold = vecs["dev"]
+  u, v, gold = (features(data["sts_dev"][0]), features(data["sts_dev"][1]),
+                data["sts_dev"][2])
   cosine = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1)
                               * np.linalg.norm(v, axis=-1))
   out["STS-B cosine Pearson"] = stats.pearsonr(cosine, gold)[0]
+  train_u, train_v, train_gold = data["sts_train"]
   ridge = linear_model.RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(
-      _pair_features(*vecs["train"][:2]), vecs["train"][2])
+      _pair_features(features(train_u), features(train_v)), train_gold)
   out["STS-B ridge Pearson"] = stats.pearsonr(
       ridge.predict(_pair_features(u, v)), gold)[0]
-  sst = {split: _rows(io_utils.join(data_dir, "glue", "SST-2", f"{split}.tsv"))
-         for split in ("train", "dev")}
-  train = sst["train"][:sst2_train]
   classifier = linear_model.LogisticRegression(max_iter=2000).fit(
-      features([r[0] for r in train]), [int(r[1]) for r in train])
+      features(data["sst_train"][0]), data["sst_train"][1])
   out["SST-2 logistic accuracy"] = classifier.score(
-      features([r[0] for r in sst["dev"]]), [int(r[1]) for r in sst["dev"]])
+      features(data["sst_dev"][0]), data["sst_dev"][1])
   return out
 
 
@@ -144,7 +152,8 @@ def main(argv=None) -> None:
   parser.add_argument("--data_dir", default="../shared/data")
   parser.add_argument("--sst2_train", type=int, default=10000)
   args = parser.parse_args(argv)
-  results = {name: probe(fn, args.data_dir, args.sst2_train)
+  data = load_data(args.data_dir, args.sst2_train)
+  results = {name: probe(fn, data)
              for name, fn in feature_fns(args.run_dir).items()}
   columns = list(next(iter(results.values())))
   print("| features | " + " | ".join(columns) + " |")

@@ -36,8 +36,8 @@ def collect(run_dir: str):
     for init in INITS:
       base = io_utils.join(run_dir, "finetune", task, init)
       values = []
-      for path in sorted(io_utils.glob_files(
-          io_utils.join(base, "seed*", "metrics.json"))):
+      for path in io_utils.glob_files(
+          io_utils.join(base, "seed*", "metrics.json")):
         with io_utils.open_file(path) as f:
           values.append(json.load(f)[key])
       results.setdefault(task, {})[init] = values

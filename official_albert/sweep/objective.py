@@ -12,6 +12,7 @@ import json
 import math
 from typing import Optional, Set, Tuple
 
+import tensorflow as tf
 from official.core import config_definitions as cfg
 from official.core import task_factory
 
@@ -83,11 +84,9 @@ def read_result(model_dir: str, metric: str) -> Tuple[float, Optional[int]]:
   """
   path = io_utils.join(model_dir, METRICS_FILE)
   try:
-    if not io_utils.isfile(path):
-      raise ValueError(path)
     with io_utils.open_file(path) as f:
       metrics = json.load(f)
-  except (OSError, ValueError):
+  except (OSError, ValueError, tf.errors.NotFoundError):
     errors.fail(f"the run wrote no readable {path}")
   if metric not in metrics:
     errors.fail(f"the run did not report metric {metric!r}; it reported "

@@ -53,7 +53,7 @@ BEAM = "beam"
 # Model Garden's n-best for a question without a valid span (beam head):
 # such a question is answered "".
 NO_SPAN_NBEST = {"text": "empty", "probability": 1.0, "start_logit": 0.0,
-          "end_logit": 0.0}
+                 "end_logit": 0.0}
 
 
 def _write_json(path: str, value) -> None:

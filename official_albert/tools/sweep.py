@@ -138,23 +138,23 @@ def open_storage(url: str, heartbeat_s: int = 60
   if url.startswith("sqlite"):
     # Several processes on one SQLite file wait for the lock, not fail.
     kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
-  for attempt in range(_SCHEMA_ATTEMPTS):
-    try:
-      with warnings.catch_warnings():  # Heartbeats: "experimental" (v2.8+).
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        kwargs["heartbeat_stale_trial_callback"] = (
-            optuna.storages.RetryHeartbeatStaleTrialCallback())
+  with warnings.catch_warnings():  # Heartbeats are "experimental" (v2.8+).
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    kwargs["heartbeat_stale_trial_callback"] = (
+        optuna.storages.RetryHeartbeatStaleTrialCallback())
+    for attempt in range(_SCHEMA_ATTEMPTS):
+      try:
         return optuna.storages.RDBStorage(url, **kwargs)
-    except Exception as e:  # pylint: disable=broad-except  # Driver errors.
-      # Processes started together on a new database race to create its
-      # tables (Optuna checks, then creates): the loser sees "table ...
-      # already exists", and a second try finds the tables made.
-      if "already exists" in str(e) and attempt + 1 < _SCHEMA_ATTEMPTS:
-        time.sleep(0.5)
-        continue
-      first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-      errors.fail(f"cannot open --storage {url!r}: {first}; give a database "
-                  "URL Optuna accepts, e.g. sqlite:///DIR/study.db")
+      except Exception as e:  # pylint: disable=broad-except  # Driver errors.
+        # Processes started together on a new database race to create its
+        # tables (Optuna checks, then creates): the loser sees "table ...
+        # already exists", and a second try finds the tables made.
+        if "already exists" in str(e) and attempt + 1 < _SCHEMA_ATTEMPTS:
+          time.sleep(0.5)
+          continue
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        errors.fail(f"cannot open --storage {url!r}: {first}; give a "
+                    "database URL Optuna accepts, e.g. sqlite:///DIR/study.db")
 
 
 def _study(args, storage, dimensions, definition: Dict[str, Any],
