@@ -64,8 +64,9 @@ alone). The SentencePiece model file travels as an asset under `assets/`
 
 import argparse
 import functools
+import json
 import unicodedata
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Sequence
 
 import tensorflow as tf
 import tensorflow_text as tf_text
@@ -78,6 +79,7 @@ from official_albert.interop import convert
 from official_albert.interop import ours
 from official_albert.modeling import albert
 from official_albert.serving import finetuned
+from official_albert.serving import litert
 
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 ENCODER_OUTPUTS = ("sequence_output", "pooled_output")
@@ -281,9 +283,21 @@ def _check_seq_length(model, seq_length: int) -> None:
                 "(max_position_embeddings)")
 
 
+def _metadata(vocab: Optional[str], **info) -> Dict[str, bytes]:
+  """LiteRT metadata entries: `info` as JSON, and the vocabulary's bytes."""
+  entries = {litert.INFO_METADATA: json.dumps(info).encode()}
+  if vocab:
+    with io_utils.open_file(vocab, "rb") as f:
+      entries[litert.VOCAB_METADATA] = f.read()
+  return entries
+
+
 def export(model: albert.AlbertPretrainer, output: str,
            vocab: Optional[str] = None, seq_length: int = 128,
-           lower_case: bool = True, with_heads: bool = True) -> None:
+           lower_case: bool = True, with_heads: bool = True,
+           litert_forms: Sequence[str] = (),
+           representative_data: Optional[str] = None,
+           representative_examples: int = 200) -> List[str]:
   """Writes `model` as a SavedModel directory at `output`, atomically.
 
   Args:
@@ -291,19 +305,39 @@ def export(model: albert.AlbertPretrainer, output: str,
     output: the SavedModel directory to create.
     vocab: the SentencePiece model, for the text signatures.
     seq_length: what the text signatures pad to; at most the model's
-      `max_position_embeddings`.
+      `max_position_embeddings`. Also the LiteRT models' fixed length.
     lower_case: text signatures lower-case (uncased models).
     with_heads: add the `pretraining` signature.
+    litert_forms: LiteRT forms of the `encoder` signature to write beside
+      the SavedModel (`litert.QUANTIZATIONS`).
+    representative_data: TFRecords (`create_pretraining_data` output) to
+      calibrate the `int8` form on.
+    representative_examples: how many of their examples.
+
+  Returns:
+    The LiteRT paths written.
 
   Raises:
-    errors.UserError: if `seq_length` is not in [2, max_position_embeddings].
+    errors.UserError: if `seq_length` is not in [2, max_position_embeddings],
+      or `int8` is asked for without fitting `representative_data`.
   """
   _check_seq_length(model, seq_length)
+  batches = None
+  if litert.INT8 in litert_forms:
+    if not representative_data:
+      errors.fail("--litert int8 of a pretrained encoder needs "
+                  "--representative_data (its TFRecords) to calibrate on")
+    batches = litert.record_inputs(representative_data,
+                                   representative_examples, seq_length)
   module = ServingModule(model, vocab, seq_length, lower_case)
   module.trace_hub_call()
   with io_utils.atomic_path(output) as tmp:
     tf.saved_model.save(module, tmp,
                         signatures=signatures(module, with_heads))
+    return litert.export_forms(
+        tmp, output, litert_forms, "encoder", [None, seq_length],
+        _metadata(vocab, kind="encoder", lower_case=lower_case,
+                  seq_length=seq_length), batches) if litert_forms else []
 
 
 class FinetunedModule(ServingModule):
@@ -351,7 +385,10 @@ def finetuned_signatures(module: FinetunedModule) -> Dict[str, object]:
 
 
 def export_finetuned(model_dir: str, output: str, vocab: Optional[str] = None,
-                     seq_length: Optional[int] = None) -> None:
+                     seq_length: Optional[int] = None,
+                     litert_forms: Sequence[str] = (),
+                     representative_data: Optional[str] = None,
+                     representative_examples: int = 200) -> List[str]:
   """Writes a fine-tuned model directory as a SavedModel, atomically.
 
   Args:
@@ -360,10 +397,20 @@ def export_finetuned(model_dir: str, output: str, vocab: Optional[str] = None,
     output: the SavedModel directory to create.
     vocab: SentencePiece model instead of the one recorded for the data.
     seq_length: what the text signatures pad to (default: the fine-tuning
-      sequence length); at most `max_position_embeddings`.
+      sequence length); at most `max_position_embeddings`. Also the LiteRT
+      models' fixed length.
+    litert_forms: LiteRT forms of the head's ids signature to write beside
+      the SavedModel (`litert.QUANTIZATIONS`).
+    representative_data: records to calibrate `int8` on instead of the
+      task's `train_data` (the same task's records).
+    representative_examples: how many examples to calibrate on.
+
+  Returns:
+    The LiteRT paths written.
 
   Raises:
-    errors.UserError: see `finetuned.load`, and a bad `seq_length`.
+    errors.UserError: see `finetuned.load`, a bad `seq_length`, and
+      representative records that do not fit the model.
   """
   served = finetuned.load(model_dir, vocab)
   if served.model is None:
@@ -371,9 +418,28 @@ def export_finetuned(model_dir: str, output: str, vocab: Optional[str] = None,
                 "directory train.py wrote")
   seq_length = seq_length or served.seq_length
   _check_seq_length(served.model, seq_length)
+  shape = [None, seq_length]
+  if served.kind == finetuned.MULTIPLE_CHOICE:
+    shape.insert(1, served.params.task.model.num_classes)
+  batches = None
+  if litert.INT8 in litert_forms:
+    data = served.params.task.train_data
+    batches = litert.representative_inputs(
+        finetuned.build_task(served.kind, served.params),
+        data.replace(input_path=representative_data or data.input_path),
+        representative_examples, shape)
   module = FinetunedModule(served, seq_length)
   with io_utils.atomic_path(output) as tmp:
     tf.saved_model.save(module, tmp, signatures=finetuned_signatures(module))
+    if not litert_forms:
+      return []
+    entries = _metadata(served.vocab, kind=served.kind, labels=served.labels,
+                        lower_case=served.lower_case, seq_length=seq_length)
+    with io_utils.open_file(served.params_path, "rb") as f:
+      entries[litert.PARAMS_METADATA] = f.read()
+    return litert.export_forms(tmp, output, litert_forms,
+                               finetuned.SIGNATURES[served.kind], shape,
+                               entries, batches)
 
 
 def main(argv=None) -> None:
@@ -397,18 +463,41 @@ def main(argv=None) -> None:
                       "fine-tuned: the fine-tuning length)")
   parser.add_argument("--lower_case", action=argparse.BooleanOptionalAction,
                       default=True, help="lower-case text (uncased models)")
+  parser.add_argument("--litert", default="",
+                      help="also write LiteRT models beside the SavedModel, "
+                      "OUTPUT.FORM.tflite, for each comma-separated FORM of "
+                      f"{', '.join(litert.QUANTIZATIONS)} (or 'all'); see "
+                      "docs/serving.md")
+  parser.add_argument("--representative_data",
+                      help="TFRecords to calibrate --litert int8 on "
+                      "(default: the fine-tuned task's train_data; required "
+                      "for a pretrained encoder)")
+  parser.add_argument("--representative_examples", type=int, default=200,
+                      help="examples to calibrate --litert int8 on")
   args = parser.parse_args(argv)
-  convert.check_output(args.output, args.vocab)
+  forms = litert.parse_quantizations(args.litert) if args.litert else []
+  if args.representative_examples < 1:
+    errors.fail("--representative_examples must be >= 1")
+  for path in [args.output] + [litert.output_path(args.output, f)
+                               for f in forms]:
+    convert.check_output(path, args.vocab)
+  options = dict(litert_forms=forms,
+                 representative_data=args.representative_data,
+                 representative_examples=args.representative_examples)
   if io_utils.isfile(io_utils.join(args.input, finetuned.PARAMS_FILE)):
-    export_finetuned(args.input, args.output, args.vocab, args.seq_length)
-    print(f"wrote SavedModel {args.output}")
-    return
-  config, weights, vocab = convert.read(args.format, args.input, args.config)
-  model = ours.build_pretrainer(config)
-  items = ours.assign(model, weights, args.input)
-  export(model, args.output, args.vocab or vocab, args.seq_length or 128,
-         args.lower_case, with_heads=set(ours.HEAD_ITEMS) <= set(items))
+    paths = export_finetuned(args.input, args.output, args.vocab,
+                             args.seq_length, **options)
+  else:
+    config, weights, vocab = convert.read(args.format, args.input,
+                                          args.config)
+    model = ours.build_pretrainer(config)
+    items = ours.assign(model, weights, args.input)
+    paths = export(model, args.output, args.vocab or vocab,
+                   args.seq_length or 128, args.lower_case,
+                   with_heads=set(ours.HEAD_ITEMS) <= set(items), **options)
   print(f"wrote SavedModel {args.output}")
+  for path in paths:
+    print(f"wrote LiteRT model {path}")
 
 
 if __name__ == "__main__":

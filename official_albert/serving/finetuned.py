@@ -14,7 +14,11 @@ and the sequence length. A SavedModel from `serving.export` carries the same
 `load` returns the same `Served` for either.
 """
 
+import atexit
 import dataclasses
+import os
+import shutil
+import tempfile
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -29,6 +33,7 @@ from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import overrides
 from official_albert.modeling import albert
+from official_albert.serving import litert
 from official_albert.tasks import multiple_choice
 from official_albert.tasks import sentence_prediction
 from official_albert.tasks import squad
@@ -194,6 +199,13 @@ def _data_facts(kind: str, params, vocab: Optional[str]):
           labels, meta.get("max_seq_length", task.train_data.seq_length))
 
 
+def build_task(kind: str, params):
+  """The fine-tuning task of `kind` for `params`, without evaluation data
+  (the SQuAD task would tokenize it when built)."""
+  return _TASKS[kind](params.task.replace(validation_data=dict(
+      input_path="")))
+
+
 def build_model(kind: str, params, model_dir: str) -> tf_keras.Model:
   """The task's model with the latest checkpoint of `model_dir` restored.
 
@@ -204,9 +216,7 @@ def build_model(kind: str, params, model_dir: str) -> tf_keras.Model:
   if not path:
     errors.fail(f"no checkpoint in {model_dir}; train the model first or "
                 "pass the model directory train.py wrote")
-  # No evaluation data: the SQuAD task would tokenize it when built.
-  config = params.task.replace(validation_data=dict(input_path=""))
-  model = _TASKS[kind](config).build_model()
+  model = build_task(kind, params).build_model()
   dummy = albert.dummy_inputs()
   if kind == MULTIPLE_CHOICE:  # One option.
     dummy = {k: v[:, None] for k, v in dummy.items()}
@@ -255,21 +265,54 @@ def _from_saved_model(path: str, vocab: Optional[str]) -> Served:
                 int(saved.sequence_length.numpy()), predict)
 
 
-def load(path: str, vocab: Optional[str] = None) -> Served:
-  """Loads a fine-tuned model directory or its exported SavedModel.
+def _from_litert(path: str, vocab: Optional[str],
+                 num_threads: Optional[int]) -> Served:
+  model = litert.LiteRTModel(path, num_threads)
+  if litert.PARAMS_METADATA not in model.metadata:
+    errors.fail(f"{path} carries no experiment config: it is not a "
+                "fine-tuned export; export a fine-tuned model directory "
+                "with serving.export --litert")
+  # The config and vocabulary travel inside the model; the readers need
+  # files, so they get local copies for the life of the process.
+  local = tempfile.mkdtemp(prefix="albert_litert_")
+  atexit.register(shutil.rmtree, local, True)
+  params_path = os.path.join(local, PARAMS_FILE)
+  with open(params_path, "wb") as f:
+    f.write(model.metadata[litert.PARAMS_METADATA])
+  if not vocab and litert.VOCAB_METADATA in model.metadata:
+    vocab = os.path.join(local, "spiece.model")
+    with open(vocab, "wb") as f:
+      f.write(model.metadata[litert.VOCAB_METADATA])
+  kind, params = read_config(params_path)
+  if model.signature != SIGNATURES[kind]:
+    errors.fail(f"{path} has the signature {model.signature!r}, but its "
+                f"config is a {kind} model's ({SIGNATURES[kind]!r}); export "
+                "it again with serving.export --litert")
+  info = model.info
+  return Served(kind, params, params_path, vocab, info["lower_case"],
+                info["labels"], info["seq_length"], model)
+
+
+def load(path: str, vocab: Optional[str] = None,
+         num_threads: Optional[int] = None) -> Served:
+  """Loads a fine-tuned model directory, its SavedModel or a LiteRT model.
 
   Args:
-    path: a `train.py` model directory or a `serving.export` SavedModel.
+    path: a `train.py` model directory, a `serving.export` SavedModel, or a
+      `.tflite` file from `serving.export --litert`.
     vocab: SentencePiece model to use instead of the recorded one.
+    num_threads: LiteRT interpreter threads (None: LiteRT's default).
 
   Raises:
-    UserError: if `path` is missing, is not a classifier or SQuAD model, has
-      no checkpoint, or no vocabulary is known.
+    UserError: if `path` is missing, is not a fine-tuned model, has no
+      checkpoint, or no vocabulary is known.
   """
-  if not io_utils.isdir(path):
+  if path.endswith(litert.SUFFIX):
+    served = _from_litert(path, vocab, num_threads)
+  elif not io_utils.isdir(path):
     errors.fail(f"--model {path} not found; pass a fine-tuned model "
-                "directory or SavedModel")
-  if io_utils.isfile(io_utils.join(path, "saved_model.pb")):
+                "directory, SavedModel or .tflite file")
+  elif io_utils.isfile(io_utils.join(path, "saved_model.pb")):
     served = _from_saved_model(path, vocab)
   else:
     served = _from_model_dir(path, vocab)

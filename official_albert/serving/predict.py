@@ -72,6 +72,7 @@ from official_albert.data import multiple_choice_data
 from official_albert.serving import choice
 from official_albert.serving import classify
 from official_albert.serving import finetuned
+from official_albert.serving import litert
 from official_albert.serving import qa
 from official_albert.serving import tag
 
@@ -128,6 +129,10 @@ def load_mlm(model_path: str, fmt: str, config_path: Optional[str] = None):
   Raises:
     errors.UserError: if the model is missing or has no MLM head.
   """
+  if model_path.endswith(litert.SUFFIX):
+    errors.fail(f"{model_path} is a LiteRT model, which holds the encoder or "
+                "a fine-tuned head but not the MLM head; fill-mask needs a "
+                "checkpoint or a SavedModel with a `pretraining` signature")
   if io_utils.isfile(io_utils.join(model_path, "saved_model.pb")):
     saved = tf.saved_model.load(model_path)
     if "pretraining" not in saved.signatures:
@@ -244,7 +249,7 @@ def _fill_mask_command(args) -> None:
 def _classify_command(args) -> None:
   examples = classify.read_texts(args.input, args.text_column,
                                  args.text_b_column)
-  served = finetuned.load(args.model, args.vocab)
+  served = finetuned.load(args.model, args.vocab, args.num_threads)
   seq_length = args.seq_length or served.seq_length
   if seq_length < 3:
     errors.fail(f"--seq_length {seq_length} is too short; use at least 3")
@@ -254,22 +259,22 @@ def _classify_command(args) -> None:
 
 def _qa_command(args) -> None:
   examples = qa.read_questions(args.input)
-  _write_jsonl(args.output, qa.answer(finetuned.load(args.model, args.vocab),
-                                      examples, args.batch_size))
+  served = finetuned.load(args.model, args.vocab, args.num_threads)
+  _write_jsonl(args.output, qa.answer(served, examples, args.batch_size))
 
 
 def _multiple_choice_command(args) -> None:
   questions = multiple_choice_data.read_table(args.input, labelled=False)
-  _write_jsonl(args.output, choice.choose(
-      finetuned.load(args.model, args.vocab), questions, args.batch_size))
+  served = finetuned.load(args.model, args.vocab, args.num_threads)
+  _write_jsonl(args.output, choice.choose(served, questions, args.batch_size))
 
 
 def _tag_command(args) -> None:
   lines = _read_lines(args.input)
   if not any(line.strip() for line in lines):
     errors.fail(f"--input {args.input} is empty; write one text per line")
-  _write_jsonl(args.output, tag.tag_lines(
-      finetuned.load(args.model, args.vocab), lines, args.batch_size))
+  served = finetuned.load(args.model, args.vocab, args.num_threads)
+  _write_jsonl(args.output, tag.tag_lines(served, lines, args.batch_size))
 
 
 def main(argv=None) -> None:
@@ -310,13 +315,16 @@ def main(argv=None) -> None:
   for sub, model_help, input_help in (
       (fill, "checkpoint directory or SavedModel directory",
        "text file, one text with [MASK]s per line"),
-      (classify_parser, "fine-tuned classifier model_dir or its SavedModel",
+      (classify_parser, "fine-tuned classifier model_dir, its SavedModel "
+       "or a .tflite",
        ".txt (one text per line) or .tsv/.csv table"),
-      (qa_parser, "fine-tuned SQuAD model_dir or its SavedModel",
+      (qa_parser, "fine-tuned SQuAD model_dir, its SavedModel or a .tflite",
        "JSONL: question, context, optional id"),
-      (choice_parser, "fine-tuned albert/race model_dir or its SavedModel",
+      (choice_parser, "fine-tuned albert/race model_dir, its SavedModel or "
+       "a .tflite",
        "JSONL (context, question, options) or CSV (option_* columns)"),
-      (tag_parser, "fine-tuned albert/tagging model_dir or its SavedModel",
+      (tag_parser, "fine-tuned albert/tagging model_dir, its SavedModel or "
+       "a .tflite",
        "text file, one text per line")):
     sub.add_argument("--model", required=True, help=model_help)
     sub.add_argument("--input", required=True, help=input_help)
@@ -324,6 +332,9 @@ def main(argv=None) -> None:
     sub.add_argument("--vocab", help="SentencePiece .model (default: the "
                      "model's own)")
     sub.add_argument("--batch_size", type=int, default=32)
+    sub.add_argument("--num_threads", type=int,
+                     help="LiteRT interpreter threads (a .tflite --model; "
+                     "default: LiteRT's)")
   args = parser.parse_args(argv)
   if args.batch_size < 1:
     errors.fail("--batch_size must be >= 1")
