@@ -103,12 +103,14 @@ def finetuned_model(test_data, tmp_path_factory, task):
 
   Args:
     task: "sst-2", "rte", "sts-b" (classifiers and a regression, 128
-      pieces), "squad" or "squad2" (v1.1, v2.0; 192 pieces).
+      pieces), "squad", "squad2" (v1.1, v2.0; 192 pieces) or "squad2_beam"
+      (v2.0 with the beam head, `task.model.head=beam`).
 
   Returns:
     The directory holding `model/` (the model_dir, with the evaluation's
     `dev_predictions.tsv` or `predictions.json`), `src/dev.tsv` or
-    `eval.json` (the evaluated data) and `saved/` (its export).
+    `eval.json` (the evaluated data), `saved/` (its export) and
+    `saved.float32.tflite` (its LiteRT float32 export).
   """
   root = tmp_path_factory.getbasetemp() / f"finetuned_{task}"
   if (root / "saved").is_dir():
@@ -123,14 +125,16 @@ def finetuned_model(test_data, tmp_path_factory, task):
       "      num_hidden_layers: 2\n      num_attention_heads: 2\n"
       "      intermediate_size: 64\n")
   if task.startswith("squad"):
-    v2 = task == "squad2"
+    v2 = task.startswith("squad2")
     _, eval_json, _ = _squad_files(test_data, root, "2.0" if v2 else "1.1")
     create_finetuning_data.main(
         ["--task", "squad", "--input_files", str(root / "train.json"),
          "--sp_model_file", vocab, "--output_dir", str(root / "records"),
          "--max_seq_length", "192"] + (["--version_2_with_negative"] if v2
                                        else []))
-    body = (f"task:\n  train_data: {{input_path: {root}/records/train.tfrecord,"
+    body = ("task:\n" + ("  model: {head: beam}\n" if task == "squad2_beam"
+                         else "") +
+            f"  train_data: {{input_path: {root}/records/train.tfrecord,"
             " global_batch_size: 16, seq_length: 192}\n"
             f"  validation_data: {{input_path: {eval_json}, vocab_file: "
             f"{vocab}, global_batch_size: 32, seq_length: 192, "
@@ -159,7 +163,7 @@ def finetuned_model(test_data, tmp_path_factory, task):
   train.run(experiment, "train_and_eval", str(root / "model"),
             [str(tiny), _trainer_yaml(root, body), str(fast)], "")
   export.main(["--input", str(root / "model"), "--output",
-               str(root / "saved")])
+               str(root / "saved"), "--litert", "float32"])
   return root
 
 

@@ -209,8 +209,9 @@ def test_bad_jsonl_line(tmp_path):
 
 
 def test_predict_and_export(tmp_path, test_data, model_dir):
-  """`predict multiple-choice` on the model_dir and on its SavedModel
-  matches the evaluation's predictions on the same questions."""
+  """`predict multiple-choice` on the model_dir, its SavedModel and its
+  LiteRT float32 model matches the evaluation's predictions on the same
+  questions."""
   article = json.loads((test_data / "race/test/middle/1.txt").read_text())
   questions = tmp_path / "q.jsonl"
   questions.write_text("".join(json.dumps(dict(
@@ -220,8 +221,9 @@ def test_predict_and_export(tmp_path, test_data, model_dir):
   evaluated = {p["id"]: p for p in map(json.loads, (
       model_dir / "predictions.jsonl").read_text().splitlines())}
   saved = tmp_path / "saved"
-  export.main(["--input", str(model_dir), "--output", str(saved)])
-  for source in (model_dir, saved):
+  export.main(["--input", str(model_dir), "--output", str(saved),
+               "--litert", "float32"])
+  for source in (model_dir, saved, tmp_path / "saved.float32.tflite"):
     out = tmp_path / "out.jsonl"
     predict.main(["multiple-choice", "--model", str(source), "--input",
                   str(questions), "--output", str(out)])

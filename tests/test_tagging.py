@@ -186,7 +186,8 @@ def test_bad_conll(tmp_path, text, message, capsys):
 
 
 def test_predict_and_export(tmp_path, test_data, trained):
-  """`predict tag` on the model_dir and its SavedModel gives the
+  """`predict tag` on the model_dir, its SavedModel and its LiteRT float32
+  model gives the
   evaluation's tags, and entity offsets that cut the entity's words out of
   the line."""
   _, model_dir = trained
@@ -197,8 +198,9 @@ def test_predict_and_export(tmp_path, test_data, trained):
   lines = tmp_path / "lines.txt"
   lines.write_text("\n".join("  ".join(s.words) for s in sentences) + "\n")
   saved = tmp_path / "saved"
-  export.main(["--input", str(model_dir), "--output", str(saved)])
-  for source in (model_dir, saved):
+  export.main(["--input", str(model_dir), "--output", str(saved),
+               "--litert", "float32"])
+  for source in (model_dir, saved, tmp_path / "saved.float32.tflite"):
     out = tmp_path / "out.jsonl"
     predict.main(["tag", "--model", str(source), "--input", str(lines),
                   "--output", str(out)])

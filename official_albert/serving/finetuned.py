@@ -54,6 +54,9 @@ _TASKS = {CLASSIFIER: sentence_prediction.SentencePredictionTask,
 SIGNATURES = {CLASSIFIER: "classify", SQUAD: "squad",
               MULTIPLE_CHOICE: "multiple_choice", TAGGER: "tag"}
 PARAMS_FILE = "params.yaml"
+# What the beam SQuAD 2.0 head serves (Model Garden's XLNet outputs).
+BEAM_OUTPUTS = ("start_top_predictions", "start_top_index",
+                "end_top_predictions", "end_top_index", "class_logits")
 
 # int32 `input_word_ids`, `input_mask`, `input_type_ids` [batch, length] ->
 # numpy outputs by name (see `head_outputs`).
@@ -110,13 +113,19 @@ def head_outputs(kind: str, model: tf_keras.Model,
   """What a fine-tuned model serves, for int32 ids `[batch, length]`.
 
   Returns:
-    SQuAD: float32 `start_logits`, `end_logits` `[batch, length]`;
+    SQuAD: float32 `start_logits`, `end_logits` `[batch, length]`; with
+    the beam head (`task.model.head=beam`) `BEAM_OUTPUTS` instead: float32
+    `start_top_predictions` and int32 `start_top_index` `[batch, k]` (start
+    log-probabilities and positions), float32 `end_top_predictions` and
+    int32 `end_top_index` `[batch, k * k]`, float32 `class_logits` `[batch]`;
     multiple choice (ids `[batch, options, length]`): `logits` and
     `probabilities` `[batch, options]`, int32 `prediction` `[batch]`;
     tagger: `logits` `[batch, length, tags]`, int32 `tag_id`
     `[batch, length]`; classifier: `classifier_outputs`.
   """
   outputs = model(inputs, training=False)
+  if kind == SQUAD and isinstance(outputs, dict):  # The beam head.
+    return {k: outputs[k] for k in BEAM_OUTPUTS}
   if kind == SQUAD:
     return dict(start_logits=outputs[0], end_logits=outputs[1])
   if kind == MULTIPLE_CHOICE:
@@ -316,10 +325,6 @@ def load(path: str, vocab: Optional[str] = None,
     served = _from_saved_model(path, vocab)
   else:
     served = _from_model_dir(path, vocab)
-  if served.kind == SQUAD and served.params.task.model.head != "cls":
-    errors.fail(f"{path} uses the beam SQuAD 2.0 head; serving supports the "
-                "[CLS]-span head only (task.model.head=cls); evaluate beam "
-                "models with train.py --mode=eval")
   if not served.vocab or not io_utils.isfile(served.vocab):
     errors.fail(f"the vocabulary of {path} ({served.vocab or 'not recorded'})"
                 " is not found; pass --vocab spiece.model")

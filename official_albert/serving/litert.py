@@ -34,6 +34,9 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+# Registers the SentencePiece ops of the text signatures, which loading the
+# SavedModel needs (they are not converted).
+import tensorflow_text  # pylint: disable=unused-import
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
 
