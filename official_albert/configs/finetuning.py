@@ -39,10 +39,30 @@ class ClassifierModelConfig(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class SentencePredictionModelConfig(ClassifierModelConfig):
+  """Classifier of `albert/sentence_prediction`: `ClassifierModelConfig` plus
+  the choice of sentence vector.
+
+  Attributes:
+    pooling: "cls" (default; the original `run_classifier.py`): dropout and
+      the classifier on the encoder's `pooled_output`, tanh(dense([CLS])).
+      "mean": dropout and the classifier on the mean of `sequence_output`
+      over the real tokens (`input_mask` = 1, [CLS] and [SEP] included),
+      with no dense+tanh in between; the encoder's pooler is then unused.
+      The mean is what the frozen-feature probes of `docs/results.md` fit
+      linearly; HuggingFace has no such head (`tests/test_pooling.py`
+      checks it against numpy).
+  """
+  pooling: str = "cls"
+
+
+@dataclasses.dataclass
 class SentencePredictionConfig(sentence_prediction.SentencePredictionConfig):
   """Task config of `albert/sentence_prediction`.
 
   Attributes (Model Garden's, with ALBERT's model and data):
+    model: the classifier; `model.pooling` picks its sentence vector
+      ("cls" or "mean", see `SentencePredictionModelConfig`).
     init_checkpoint: a pretraining model_dir / checkpoint, or a converted
       checkpoint; only the encoder is restored.
     metric_type: "accuracy", "f1" (accuracy and F1: MRPC, QQP),
@@ -52,8 +72,8 @@ class SentencePredictionConfig(sentence_prediction.SentencePredictionConfig):
     seed: one seed for initialisation, dropout and the input shuffle
       (`official_albert.training.seeding`); None leaves them unseeded.
   """
-  model: ClassifierModelConfig = dataclasses.field(
-      default_factory=ClassifierModelConfig)
+  model: SentencePredictionModelConfig = dataclasses.field(
+      default_factory=SentencePredictionModelConfig)
   train_data: finetune_dataloader.FinetuneDataConfig = dataclasses.field(
       default_factory=lambda: finetune_dataloader.FinetuneDataConfig(
           is_training=True))

@@ -99,11 +99,21 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
   """Fine-tunes an `AlbertClassifier` on sentence(-pair) records."""
 
   def build_model(self) -> heads.AlbertClassifier:
+    """The classifier of `task.model` (`pooling` "cls" or "mean").
+
+    Raises:
+      UserError: on an unknown `task.model.pooling`, or (from
+        `hub_encoder.build_encoder`) a bad encoder source.
+    """
     model = self.task_config.model
+    if model.pooling not in heads.POOLINGS:
+      errors.fail(f"task.model.pooling={model.pooling!r}; use "
+                  + " or ".join(repr(p) for p in heads.POOLINGS))
     return heads.AlbertClassifier(
         hub_encoder.build_encoder(self.task_config),
         num_classes=model.num_classes, dropout_rate=model.dropout_rate,
-        initializer_range=model.encoder.initializer_range)
+        initializer_range=model.encoder.initializer_range,
+        pooling=model.pooling)
 
   def check_inputs(self, mode: str) -> None:
     """Fails fast when the records disagree with the config.
