@@ -115,6 +115,35 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
         initializer_range=model.encoder.initializer_range,
         pooling=model.pooling)
 
+  def build_losses(self, labels, model_outputs, aux_losses=None) -> tf.Tensor:
+    """Model Garden's losses, with the regression loss per example.
+
+    Model Garden's `mean_squared_error(label_ids, model_outputs)` compares
+    labels `[batch]` with scores `[batch, 1]`, which broadcasts to
+    `[batch, batch]`: every score against every label, whose minimum is
+    the batch's mean label for every example (why STS-B predicted the mean
+    in the small study; found by `benchmarks/finetune_oracle.py`). Here the
+    regression loss is the mean over the batch of (score - label)^2;
+    classification is Model Garden's cross-entropy.
+
+    Args:
+      labels: a dict with `label_ids` `[batch]` (int, or float for
+        regression).
+      model_outputs: logits `[batch, num_classes]`.
+      aux_losses: extra losses to add (the model's regularisers).
+
+    Returns:
+      The scalar float32 loss.
+    """
+    if self.task_config.model.num_classes != 1:
+      return super().build_losses(labels, model_outputs, aux_losses)
+    scores = tf.reshape(tf.cast(model_outputs, tf.float32), [-1])
+    gold = tf.reshape(tf.cast(labels[self.label_field], tf.float32), [-1])
+    loss = tf.reduce_mean(tf.square(scores - gold))
+    if aux_losses:
+      loss += tf.add_n(aux_losses)
+    return loss
+
   def check_inputs(self, mode: str) -> None:
     """Fails fast when the records disagree with the config.
 
