@@ -1,14 +1,27 @@
-"""Throughput of `predict classify` and `predict qa` on CPU (random init).
+"""Serving throughput on CPU: our pipelines, and our paths against peers.
 
-  python -m benchmarks.serving_throughput OUT_DIR {tiny,base} N_SST2 N_SQUAD \
-      [--data_dir ../shared/data]
+  python -m benchmarks.serving_throughput pipelines OUT_DIR {tiny,base} \
+      N_SST2 N_SQUAD [--data_dir ../shared/data]
+  python -m benchmarks.serving_throughput peers OUT_DIR \
+      --model_dir runs/serving/sst2/model [--threads 2] [--sentences 872]
 
-Builds a randomly initialised fine-tuned model directory (params.yaml +
-checkpoint) of the given size for albert/sentence_prediction and albert/squad,
-exports each, and times classify.classify / qa.answer (tokenization, batched
-model calls and decoding; model loading and one warm-up batch excluded) on
-real SST-2 dev sentences and SQuAD v1.1 dev questions, from the model
-directory (Keras) and from the SavedModel.
+`pipelines`: builds a randomly initialised fine-tuned model directory
+(params.yaml + checkpoint) of the given size for albert/sentence_prediction
+and albert/squad, exports each, and times classify.classify / qa.answer
+(tokenization, batched model calls and decoding; model loading and one
+warm-up batch excluded) on real SST-2 dev sentences and SQuAD v1.1 dev
+questions, from the model directory (Keras) and from the SavedModel.
+
+`peers`: one fine-tuned SST-2 classifier (`scripts/serving_models.sh`)
+served five ways on the same weights, text in, label out (tokenization
+included), on `--threads` threads each: our SavedModel and our LiteRT
+float32, dynamic_int8 and int8 (`predict classify`'s code), HuggingFace's
+`pipeline("text-classification")` on PyTorch with the weights converted by
+our `interop.hf`, and ONNX Runtime on that HuggingFace model
+(`torch.onnx.export`; skipped if onnxruntime is not installed). Sentences per
+second at batch 1 and 32 over the first `--sentences` SST-2 dev sentences,
+p50 / p95 latency at batch 1, the ratio of each peer to our fastest path,
+and each path's agreement with the SavedModel's labels.
 """
 import argparse
 import json
@@ -27,6 +40,8 @@ from official_albert.data import classification_data
 from official_albert.modeling import albert
 from official_albert.serving import classify, export, finetuned, qa
 from official_albert.tasks import sentence_prediction, squad
+
+from benchmarks import serving_peers
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VOCAB = REPO / "assets/vocab/albert_demo_8k.model"
@@ -80,16 +95,8 @@ def squad_questions(data: pathlib.Path, limit: int):
   return questions[:limit]
 
 
-def main() -> None:
+def pipelines(args) -> None:
   """Times classify and qa from a model_dir and its SavedModel; prints them."""
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("out", help="work directory (models and records)")
-  parser.add_argument("size", choices=["tiny", "base"])
-  parser.add_argument("n_sst2", type=int, help="SST-2 dev sentences to time")
-  parser.add_argument("n_squad", type=int, help="SQuAD questions to time")
-  parser.add_argument("--data_dir", default=str(REPO.parent / "shared/data"),
-                      help="the real data (glue/SST-2, squad)")
-  args = parser.parse_args()
   out = pathlib.Path(args.out)
   print("command:", " ".join([sys.executable, "-m",
                               "benchmarks.serving_throughput"] + sys.argv[1:]))
@@ -116,6 +123,30 @@ def main() -> None:
       print(f"{args.size} {kind} {where}: {len(records)} examples in "
             f"{seconds:.2f} s = {len(records) / seconds:.1f} examples/s",
             flush=True)
+
+
+def main() -> None:
+  """Parses the command line and runs `pipelines` or `peers.run`."""
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  commands = parser.add_subparsers(dest="command", required=True)
+  old = commands.add_parser("pipelines", help="our pipelines, random init")
+  old.add_argument("out", help="work directory (models and records)")
+  old.add_argument("size", choices=["tiny", "base"])
+  old.add_argument("n_sst2", type=int, help="SST-2 dev sentences to time")
+  old.add_argument("n_squad", type=int, help="SQuAD questions to time")
+  old.set_defaults(run=pipelines)
+  new = commands.add_parser("peers", help="our paths against HF and ONNX")
+  new.add_argument("out", help="work directory (exports, HF model)")
+  new.add_argument("--model_dir", required=True,
+                   help="fine-tuned SST-2 model directory (train.py)")
+  new.add_argument("--threads", type=int, default=2)
+  new.add_argument("--sentences", type=int, default=872)
+  new.set_defaults(run=serving_peers.run)
+  for sub in (old, new):
+    sub.add_argument("--data_dir", default=str(REPO.parent / "shared/data"),
+                     help="the real data (glue/SST-2, squad)")
+  args = parser.parse_args()
+  args.run(args)
 
 
 if __name__ == "__main__":
