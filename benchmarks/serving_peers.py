@@ -97,13 +97,13 @@ def onnx_path(torch_model, tokenizer, threads: int, out: pathlib.Path):
   if not path.exists():
     dummy = tokenizer(["a fine film", "a longer text here"], padding=True,
                       return_tensors="pt")
+    # Single sentences: the type ids are all 0, HF's default.
     torch.onnx.export(
-        torch_model, (dummy["input_ids"], dummy["attention_mask"],
-                      dummy["token_type_ids"]), str(path),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        torch_model, (dummy["input_ids"], dummy["attention_mask"]), str(path),
+        input_names=["input_ids", "attention_mask"],
         output_names=["logits"], dynamo=False,
         dynamic_axes={k: {0: "batch", 1: "length"} for k in
-                      ("input_ids", "attention_mask", "token_type_ids")})
+                      ("input_ids", "attention_mask")})
   options = onnxruntime.SessionOptions()
   options.intra_op_num_threads = threads
   options.inter_op_num_threads = 1
@@ -114,8 +114,7 @@ def onnx_path(torch_model, tokenizer, threads: int, out: pathlib.Path):
     batch = tokenizer(list(texts), padding=True, truncation=True,
                       max_length=128, return_tensors="np")
     logits = session.run(["logits"], {k: batch[k].astype(np.int64) for k in
-                                      ("input_ids", "attention_mask",
-                                       "token_type_ids")})[0]
+                                      ("input_ids", "attention_mask")})[0]
     return logits.argmax(-1).tolist()
   return run
 

@@ -86,7 +86,8 @@ def test_classifier_forms(test_data, tmp_path_factory, tmp_path):
     assert _builtin_only(path), form
     model = litert.LiteRTModel(str(path))
     assert model.signature == "classify"
-    assert model.input_shape == [-1, 128]
+    assert model.input_shape == [-1, 128]  # Any batch, fixed length.
+    assert model.info["seq_length"] == 128
     assert model.info["quantization"] == form
     assert model.info["labels"] == ["0", "1"]
     assert model.metadata[litert.VOCAB_METADATA] == pathlib.Path(
@@ -216,7 +217,7 @@ def test_predict_bad_litert_input(test_data, tmp_path_factory, tmp_path,
         str(tmp_path / "texts.txt")], "holds the encoder or a fine-tuned"),
       (["classify", "--model", str(sst2 / LITERT), "--input",
         str(tmp_path / "long.txt"), "--seq_length", "300"],
-       "--seq_length 300 is longer than the LiteRT model's fixed 128"),
+       "--seq_length 300 is longer than the LiteRT model's longest input, 128"),
   ]
   for argv, message in cases:
     with pytest.raises(SystemExit) as exit_info:

@@ -305,7 +305,8 @@ def export(model: albert.AlbertPretrainer, output: str,
     output: the SavedModel directory to create.
     vocab: the SentencePiece model, for the text signatures.
     seq_length: what the text signatures pad to; at most the model's
-      `max_position_embeddings`. Also the LiteRT models' fixed length.
+      `max_position_embeddings`. Also the LiteRT models' fixed
+      length.
     lower_case: text signatures lower-case (uncased models).
     with_heads: add the `pretraining` signature.
     litert_forms: LiteRT forms of the `encoder` signature to write beside
@@ -418,6 +419,9 @@ def export_finetuned(model_dir: str, output: str, vocab: Optional[str] = None,
                 "directory train.py wrote")
   seq_length = seq_length or served.seq_length
   _check_seq_length(served.model, seq_length)
+  # Any batch, the length fixed: with a free length, some heads convert
+  # to ops outside TFLite's builtins (StridedSlice with new_axis_mask,
+  # Einsum).
   shape = [None, seq_length]
   if served.kind == finetuned.MULTIPLE_CHOICE:
     shape.insert(1, served.params.task.model.num_classes)

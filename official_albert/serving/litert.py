@@ -3,8 +3,8 @@
 `serving.export --litert float32,dynamic_int8,int8` converts the ids
 signature of the SavedModel it has just written (`encoder`, `classify`,
 `squad`, `multiple_choice` or `tag`) with TensorFlow's own converter
-(`tf.lite.TFLiteConverter`), at a fixed sequence length (`--seq_length`)
-and any batch size. Three forms:
+(`tf.lite.TFLiteConverter`), for any batch size at a fixed length,
+`--seq_length` (`LiteRTModel` pads shorter inputs). Three forms:
 
   float32: the SavedModel's float graph.
   dynamic_int8: int8 weights, float activations (`Optimize.DEFAULT`, no
@@ -199,13 +199,13 @@ def representative_inputs(task, data_config, count: int,
   """`count` single-example batches of the task's own training records.
 
   Read by the task's own input pipeline (`task.build_inputs`), padded to
-  the model's fixed sequence length (`dynamic_padding: false`).
+  the export's sequence length (`dynamic_padding: false`).
 
   Args:
     task: the fine-tuning task (its `build_inputs`).
     data_config: its `train_data` config (`input_path` may be replaced).
     count: how many examples.
-    input_shape: the model's input shape (last axis: the sequence length).
+    input_shape: the shape to pad to (last axis: the sequence length).
 
   Returns:
     Dicts of int32 `input_word_ids`, `input_mask`, `input_type_ids` of
@@ -279,28 +279,31 @@ class LiteRTModel:
     self.input_shape = [int(d) for d in detail["shape_signature"]]
 
   def __call__(self, inputs: Inputs) -> Dict[str, np.ndarray]:
-    """Outputs by name for int32 ids; shorter sequences are padded.
+    """Outputs by name for int32 ids.
 
     Args:
       inputs: int32 `input_word_ids`, `input_mask`, `input_type_ids`
-        `[batch, (options,) length]`, length at most the model's.
+        `[batch, (options,) length]`, length at most the exported
+        `seq_length` (a model of fixed length gets them padded to it).
 
     Returns:
-      The signature's outputs (numpy), sequence axes at the model's length.
+      The signature's numeric outputs (numpy).
+
+    Raises:
+      UserError: if the inputs are longer than the model takes.
     """
-    length = self.input_shape[-1]
+    length = inputs["input_word_ids"].shape[-1]
+    longest = self.input_shape[-1] if self.input_shape[-1] > 0 else (
+        self.info.get("seq_length", length))
+    if length > longest:
+      errors.fail(f"an input of {length} pieces is longer than the LiteRT "
+                  f"model's {longest}; pass --seq_length {longest} or export "
+                  "with a longer --seq_length")
     pad = [(0, 0)] * (inputs["input_word_ids"].ndim - 1)
-    feed = {}
-    for name in _INPUTS:
-      value = np.asarray(inputs[name], np.int32)
-      if length > 0:
-        if value.shape[-1] > length:
-          errors.fail(f"an input of {value.shape[-1]} pieces is longer than "
-                      f"the LiteRT model's fixed {length}; pass --seq_length "
-                      f"{length} or export with a longer --seq_length")
-        value = np.pad(value, pad + [(0, length - value.shape[-1])])
-      feed[name] = value
-    return self._runner(**feed)
+    pad.append((0, self.input_shape[-1] - length if self.input_shape[-1] > 0
+                else 0))
+    return self._runner(**{name: np.pad(np.asarray(inputs[name], np.int32),
+                                        pad) for name in _INPUTS})
 
 
 def record_inputs(pattern: str, count: int, seq_length: int) -> List[Inputs]:

@@ -256,7 +256,7 @@ def _classify_command(args) -> None:
   if (isinstance(served.predict, litert.LiteRTModel)
       and seq_length > served.seq_length):
     errors.fail(f"--seq_length {seq_length} is longer than the LiteRT "
-                f"model's fixed {served.seq_length}; pass at most "
+                f"model's longest input, {served.seq_length}; pass at most "
                 f"{served.seq_length} or export with a longer --seq_length")
   _write_jsonl(args.output, classify.classify(served, examples,
                                               args.batch_size, seq_length))
