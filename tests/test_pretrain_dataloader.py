@@ -8,7 +8,7 @@ import conftest
 import tensorflow as tf
 
 from official_albert.configs import pretraining
-from official_albert.data import pretrain_dataloader
+from official_albert.data.pretraining import pretrain_dataloader
 
 SEQ, PRED, SHARDS, BATCH = 64, 10, 4, 16
 

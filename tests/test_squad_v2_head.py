@@ -19,8 +19,8 @@ from official.nlp.tools import squad_evaluate_v2_0
 import train
 from official_albert.configs import encoders
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
-from official_albert.data import squad_data
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
 from official_albert.errors import UserError
 from official_albert.interop import squad_v2_head

@@ -28,7 +28,7 @@ from test_parity_hf import tiny_hf_model
 from official.core import config_definitions as cfg
 from official_albert.configs import optimization
 from official_albert.configs import pretraining
-from official_albert.data import pretrain_dataloader
+from official_albert.data.pretraining import pretrain_dataloader
 from official_albert.interop import hf
 from official_albert.interop import ours
 from official_albert.tasks import pretraining as pretraining_task

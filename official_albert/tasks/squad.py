@@ -3,8 +3,8 @@
 Model Garden's `QuestionAnsweringTask` supplies the loss (mean of the start
 and end cross-entropies), the training metrics, the validation step and the
 collection of per-window logits. This subclass builds ALBERT's span labeler,
-tokenizes the evaluation JSON with `official_albert.data.squad_data` (exact
-character offsets), reads unpadded records with per-batch padding, and
+tokenizes the evaluation JSON with `official_albert.data.finetuning.squad_data`
+(exact character offsets), reads unpadded records with per-batch padding, and
 scores with the official scripts (`official_albert.metrics.squad`).
 
 Two heads (`task.model.head`). "cls", BERT's: no-answer (v2.0) is the
@@ -39,8 +39,8 @@ from official.nlp.tasks import question_answering
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import finetuning
-from official_albert.data import finetune_dataloader
-from official_albert.data import squad_data
+from official_albert.data.finetuning import finetune_dataloader
+from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
 from official_albert.metrics import squad as squad_metrics
 from official_albert.modeling import checkpoints
@@ -240,7 +240,8 @@ class SquadTask(question_answering.QuestionAnsweringTask):
     if "train" in mode and not tf.io.gfile.glob(train.input_path or "-"):
       errors.fail(f"no records match task.train_data.input_path="
                   f"{train.input_path!r}; create them with `python -m "
-                  "official_albert.data.create_finetuning_data --task squad`")
+                  "official_albert.data.finetuning.create_finetuning_data "
+                  "--task squad`")
 
   def _preprocess_eval_data(self, params: finetuning.SquadDataConfig):
     """Tokenizes the evaluation JSON and writes its records.
