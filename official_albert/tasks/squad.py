@@ -13,10 +13,10 @@ no-answer score is the smallest [CLS] start+end logit over its windows, the
 span score the best valid span's; the question gets "" when the difference
 exceeds `null_score_diff_threshold` (Devlin et al., 2019, section 4.3).
 "beam", the original `run_squad_v2.py` head (`modeling.squad_v2`; the
-v2.0 recipe's default): a start/end beam, and no-answer when the smallest
-`cls_logits` over the question's windows exceeds the threshold; loss, metrics
-and logs are Model Garden's XLNet SQuAD task's, the decoding its XLNet-mode
-post-processing. The evaluation also reports the threshold that maximises
+v2.0 recipe's default; task `SquadBeamTask`): a start/end beam, and no-answer
+when the smallest `cls_logits` over the question's windows exceeds the
+threshold; loss, metrics and logs are Model Garden's XLNet SQuAD task's (the
+class inherits them), the decoding its XLNet-mode post-processing. The evaluation also reports the threshold that maximises
 dev F1 (`best_f1_thresh`), to be set as `null_score_diff_threshold` for test
 data.
 
@@ -146,20 +146,30 @@ def _decode_beam(config, examples, features, results):
   return predictions, nbest, null_odds
 
 
-def _xlnet(method):
-  """Model Garden's XLNet SQuAD task method (the beam head's loss, metrics,
-  validation step and log aggregation are XLNet's)."""
-  return getattr(question_answering.XLNetQuestionAnsweringTask, method)
-
-
 @task_factory.register_task_cls(finetuning.SquadConfig)
 class SquadTask(question_answering.QuestionAnsweringTask):
   """Fine-tunes an `AlbertSpanLabeler` (or, with `model.head: beam`, an
-  `AlbertSquadV2Labeler`) on SQuAD v1.1 or v2.0."""
+  `AlbertSquadV2Labeler`) on SQuAD v1.1 or v2.0.
 
-  @property
-  def _beam(self) -> bool:
-    return self.task_config.model.head == BEAM
+  `albert/squad` stays one registered experiment: built with
+  `task.model.head: beam`, `SquadTask(params)` (and so
+  `task_factory.get_task`) returns a `SquadBeamTask`.
+
+  Example:
+
+  ```python
+  params = exp_factory.get_exp_config("albert/squad")
+  task = SquadTask(params.task, logging_dir="runs/squad")
+  model = task.build_model()
+  ```
+  """
+
+  def __new__(cls, params=None, *args, **kwargs):
+    del args, kwargs  # For __init__.
+    if (cls is SquadTask and params is not None
+        and params.model.head == BEAM):
+      cls = SquadBeamTask
+    return super().__new__(cls)
 
   def build_model(self):
     """The span labeler of `model.head`.
@@ -187,42 +197,6 @@ class SquadTask(question_answering.QuestionAnsweringTask):
         encoder, model.start_n_top, model.end_n_top, model.dropout_rate,
         initializer_range=model.encoder.initializer_range,
         hidden_size=hub_encoder.hidden_size(self.task_config, encoder))
-
-  def build_losses(self, labels, model_outputs, aux_losses=None):
-    if self._beam:  # Start/end cross-entropy + cls_logits cross-entropy.
-      return _xlnet("build_losses")(self, labels, model_outputs, aux_losses)
-    return super().build_losses(labels, model_outputs, aux_losses)
-
-  def train_step(self, inputs, model, optimizer, metrics=None):
-    if self._beam:  # The end logits are conditioned on the gold start.
-      features, labels = inputs
-      inputs = (dict(features, start_positions=labels["start_positions"]),
-                labels)
-    return super().train_step(inputs, model, optimizer, metrics)
-
-  def process_metrics(self, metrics, labels, model_outputs):
-    if self._beam:
-      _xlnet("process_metrics")(self, metrics, labels, model_outputs)
-    else:
-      super().process_metrics(metrics, labels, model_outputs)
-
-  def process_compiled_metrics(self, compiled_metrics, labels, model_outputs):
-    if self._beam:
-      _xlnet("process_compiled_metrics")(self, compiled_metrics, labels,
-                                         model_outputs)
-    else:
-      super().process_compiled_metrics(compiled_metrics, labels,
-                                       model_outputs)
-
-  def validation_step(self, inputs, model, metrics=None):
-    if self._beam:
-      return _xlnet("validation_step")(self, inputs, model, metrics)
-    return super().validation_step(inputs, model, metrics)
-
-  def aggregate_logs(self, state=None, step_outputs=None):
-    if self._beam:
-      return _xlnet("aggregate_logs")(self, state, step_outputs)
-    return super().aggregate_logs(state, step_outputs)
 
   def initialize(self, model: heads.AlbertSpanLabeler) -> None:
     """Restores the encoder from `init_checkpoint`, if set (strictly)."""
@@ -312,3 +286,31 @@ class SquadTask(question_answering.QuestionAnsweringTask):
         _write_json(os.path.join(self.logging_dir, "null_odds.json"),
                     null_diffs)
     return metrics
+
+
+class SquadBeamTask(SquadTask, question_answering.XLNetQuestionAnsweringTask):
+  """`SquadTask` with the beam head (`task.model.head: beam`, SQuAD 2.0).
+
+  ALBERT's model, data, evaluation JSON and decoding are `SquadTask`'s; the
+  loss (start/end plus `cls_logits` cross-entropy), metrics, validation step
+  and log aggregation are Model Garden's XLNet SQuAD task's, by inheritance.
+  `SquadTask(params)` returns this class when `params.model.head` is "beam".
+
+  Example:
+
+  ```python
+  params = exp_factory.get_exp_config("albert/squad")
+  params.override({"task": {"model": {"head": "beam"},
+                            "validation_data": {
+                                "version_2_with_negative": True}}})
+  task = SquadTask(params.task)  # a SquadBeamTask
+  ```
+  """
+
+  def train_step(self, inputs, model, optimizer, metrics=None):
+    """Model Garden's step, the gold start added to the features: the end
+    logits are conditioned on it."""
+    features, labels = inputs
+    inputs = (dict(features, start_positions=labels["start_positions"]),
+              labels)
+    return super().train_step(inputs, model, optimizer, metrics)
