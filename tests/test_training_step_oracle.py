@@ -44,7 +44,7 @@ def batches(tmp_path_factory):
   """STEPS real batches of BATCH, as numpy dicts (deterministic order)."""
   out = conftest.make_pretraining_records(tmp_path_factory.mktemp("oracle"),
                                           4, SEQ, PRED)
-  config = pretraining.AlbertPretrainDataConfig(
+  config = pretrain_dataloader.AlbertPretrainDataConfig(
       input_path=str(out / "*.tfrecord"), global_batch_size=BATCH,
       seq_length=SEQ, max_predictions_per_seq=PRED, is_training=False)
   dataset = pretrain_dataloader.AlbertPretrainDataLoader(config).load()
