@@ -8,14 +8,14 @@ line between documents) into pretraining TFRecords with the same
 SentencePiece vocabulary and settings (seq 128, 20 predictions, masked_lm_prob
 0.15, dupe_factor 5, short_seq_prob 0.1, n-grams up to 3, lower-cased, one
 output file):
-* `ours-1`, `ours-N`: `python -m official_albert.data.create_pretraining_data`
+* `ours-1`, `ours-N`: `python -m official_albert.data.pretraining.create_pretraining_data`
   with `--num_workers 1` and `--num_workers N` (N = `os.cpu_count()`;
   `--workers 1 2 4` sets the counts, `--num_shards` our output shards);
 * `mg`: `python -m official.nlp.data.create_pretraining_data` (single process,
   NSP pairs) with `--tokenization SentencePiece --do_whole_word_mask
   --max_ngram_size 3`, its n-gram masking (whose "words" are single pieces,
   as it only joins WordPiece `##` continuations);
-* with `--beam`, `beam-N`: `python -m official_albert.data.beam_pipeline` on
+* with `--beam`, `beam-N`: `python -m official_albert.data.pretraining.beam_pipeline` on
   the DirectRunner with N worker processes (run this script with a Python
   that has requirements-beam.txt installed).
 Every run is a fresh subprocess, timed wall-clock from start to exit, so both
@@ -47,7 +47,7 @@ from typing import Dict, List
 import psutil
 
 from official_albert import errors
-from official_albert.data import create_pretraining_data as cpd
+from official_albert.data.pretraining import create_pretraining_data as cpd
 
 SETTINGS = dict(max_seq_length=128, max_predictions_per_seq=20,
                 masked_lm_prob=0.15, dupe_factor=5, short_seq_prob=0.1,
@@ -57,7 +57,7 @@ SETTINGS = dict(max_seq_length=128, max_predictions_per_seq=20,
 def peer_commands(args: argparse.Namespace, out: str) -> Dict[str, List[str]]:
   """The command line of each peer, writing under directory `out`."""
   common = [f"--{k}={v}" for k, v in SETTINGS.items()]
-  ours = [sys.executable, "-m", "official_albert.data.create_pretraining_data",
+  ours = [sys.executable, "-m", "official_albert.data.pretraining.create_pretraining_data",
           "--input_file", *args.input_file,
           "--sp_model_file", args.sp_model_file, "--do_lower_case",
           "--ngram=3", *common]
@@ -77,7 +77,7 @@ def peer_commands(args: argparse.Namespace, out: str) -> Dict[str, List[str]]:
                                  f"--num_workers={n}"]
   if args.beam:
     peers[f"beam-{workers}"] = [
-        sys.executable, "-m", "official_albert.data.beam_pipeline",
+        sys.executable, "-m", "official_albert.data.pretraining.beam_pipeline",
         *ours[3:], "--output_dir", os.path.join(out, "beam"),
         "--runner=DirectRunner", f"--direct_num_workers={workers}",
         "--direct_running_mode=multi_processing"]

@@ -44,7 +44,7 @@ def make_records(out_dir: pathlib.Path, seq_length: int,
                  data_dir: str) -> pathlib.Path:
   """Writes SST-2 train records (from DATA_DIR/glue/SST-2); returns their path."""
   subprocess.run(
-      [sys.executable, "-m", "official_albert.data.create_finetuning_data",
+      [sys.executable, "-m", "official_albert.data.finetuning.create_finetuning_data",
        "--task", "sst-2", "--input_dir",
        str(pathlib.Path(data_dir) / "glue/SST-2"), "--sp_model_file",
        str(VOCAB), "--max_seq_length", str(seq_length), "--output_dir",

@@ -49,7 +49,7 @@ import tf_keras
 
 from benchmarks import pretraining_throughput as pt
 from official_albert import errors
-from official_albert.data import create_pretraining_data
+from official_albert.data.pretraining import create_pretraining_data
 from official_albert.tasks import pretraining as pretraining_task
 from official_albert.training import trainer as trainer_lib
 

@@ -52,7 +52,8 @@ from official.nlp.modeling import layers as mg_layers
 
 from official_albert import errors, io_utils
 from official_albert.configs import encoders, overrides
-from official_albert.data import tokenization, train_vocab
+from official_albert.data import tokenization
+from official_albert.data.pretraining import train_vocab
 from official_albert.modeling import albert, checkpoints, nystrom
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ import tensorflow as tf
 from official.core import task_factory
 
 from benchmarks import pretraining_throughput as throughput
-from official_albert.data import pretrain_dataloader
+from official_albert.data.pretraining import pretrain_dataloader
 
 
 def step_parts(task, model, optimizer, batch: Dict[str, tf.Tensor]

@@ -53,7 +53,7 @@ from official_albert import configs  # pylint: disable=unused-import
 from official_albert import errors
 from official_albert import tasks  # pylint: disable=unused-import
 from official_albert.configs import optimization
-from official_albert.data import pretrain_dataloader
+from official_albert.data.pretraining import pretrain_dataloader
 from official_albert.training import trainer as trainer_lib
 
 # ALBERT-base (paper table 1), without dropout as in v2.

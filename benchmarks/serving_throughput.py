@@ -35,8 +35,8 @@ from official.nlp.data import squad_lib_sp
 
 from official_albert import errors
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
-from official_albert.data import classification_data
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import classification_data
 from official_albert.modeling import albert
 from official_albert.serving import classify, export, finetuned, qa
 from official_albert.tasks import sentence_prediction, squad

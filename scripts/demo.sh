@@ -14,20 +14,20 @@ DATA_FLAGS="--sp_model_file $VOCAB.model --do_lower_case --max_seq_length 64
 
 if [ ! -f "$VOCAB.model" ]; then
   echo "== training the SentencePiece vocabulary"
-  python -m official_albert.data.train_vocab --input assets/corpus/train.txt \
+  python -m official_albert.data.pretraining.train_vocab --input assets/corpus/train.txt \
     --model_prefix "$VOCAB" --vocab_size 8000
 fi
 # Wikipedia articles, read compressed; each seen once (dupe_factor 1), so
 # that sentence order is learned rather than memorised (assets/README.md).
 if [ ! -f "$RUN/data/train/metadata.json" ]; then
   echo "== creating training records (assets/corpus/enwiki_train.txt.gz)"
-  python -m official_albert.data.create_pretraining_data $DATA_FLAGS \
+  python -m official_albert.data.pretraining.create_pretraining_data $DATA_FLAGS \
     --input_file assets/corpus/enwiki_train.txt.gz \
     --output_dir "$RUN/data/train" --dupe_factor 1 --num_shards 4
 fi
 if [ ! -f "$RUN/data/heldout/metadata.json" ]; then
   echo "== creating held-out records (assets/corpus/enwiki_heldout.txt.gz)"
-  python -m official_albert.data.create_pretraining_data $DATA_FLAGS \
+  python -m official_albert.data.pretraining.create_pretraining_data $DATA_FLAGS \
     --input_file assets/corpus/enwiki_heldout.txt.gz \
     --output_dir "$RUN/data/heldout" --dupe_factor 1 --num_shards 1
 fi

@@ -25,9 +25,9 @@ mkdir -p $RUN/corpus
 if [ "${PRETRAIN:-1}" = 1 ]; then
 if [ ! -f $RUN/corpus/train.txt ]; then
   echo "== enwiki -> seed format"
-  python -m official_albert.data.prepare_corpus --output $RUN/corpus/train.txt \
+  python -m official_albert.data.pretraining.prepare_corpus --output $RUN/corpus/train.txt \
     --input $(printf "$WIKI/wiki_%02d " $(seq 0 59))
-  python -m official_albert.data.prepare_corpus --output $RUN/corpus/heldout.txt \
+  python -m official_albert.data.pretraining.prepare_corpus --output $RUN/corpus/heldout.txt \
     --input $WIKI/wiki_99
 fi
 FLAGS="--sp_model_file $VOCAB --do_lower_case --max_seq_length 128
@@ -35,13 +35,13 @@ FLAGS="--sp_model_file $VOCAB --do_lower_case --max_seq_length 128
   --ngram 3 --random_seed 12345 --num_workers 2"
 if [ ! -f $RUN/data/train/metadata.json ]; then
   echo "== training records"
-  python -m official_albert.data.create_pretraining_data $FLAGS \
+  python -m official_albert.data.pretraining.create_pretraining_data $FLAGS \
     --input_file $RUN/corpus/train.txt --output_dir $RUN/data/train \
     --dupe_factor 2 --num_shards 8
 fi
 if [ ! -f $RUN/data/heldout/metadata.json ]; then
   echo "== held-out records"
-  python -m official_albert.data.create_pretraining_data $FLAGS \
+  python -m official_albert.data.pretraining.create_pretraining_data $FLAGS \
     --input_file $RUN/corpus/heldout.txt --output_dir $RUN/data/heldout \
     --dupe_factor 1 --num_shards 1
 fi
@@ -66,7 +66,7 @@ INITS=${INITS:-"scratch pretrained"}
 for spec in $GLUE_TASKS; do
   IFS=: read -r task dir metric classes label steps <<< "$spec"
   if [ ! -f $RUN/glue/$task/metadata.json ]; then
-    python -m official_albert.data.create_finetuning_data --task $task \
+    python -m official_albert.data.finetuning.create_finetuning_data --task $task \
       --input_dir $DATA_DIR/glue/$dir --sp_model_file $VOCAB \
       --max_seq_length 128 --output_dir $RUN/glue/$task
   fi

@@ -18,11 +18,11 @@ if [ ! -f "$RECORDS/metadata.json" ]; then
   mkdir -p "$RECORDS/tsv"
   head -n 10001 "$GLUE/train.tsv" > "$RECORDS/tsv/train.tsv"
   cp "$GLUE/dev.tsv" "$RECORDS/tsv/dev.tsv"
-  python -m official_albert.data.create_finetuning_data --task sst-2 \
+  python -m official_albert.data.finetuning.create_finetuning_data --task sst-2 \
     --input_dir "$RECORDS/tsv" --sp_model_file assets/vocab/albert_demo_8k.model \
     --output_dir "$RECORDS" --max_seq_length 128
 fi
-python -m official_albert.tools.sweep --experiment=albert/sentence_prediction \
+python -m official_albert.sweep --experiment=albert/sentence_prediction \
   --sweep_dir=runs/sweeps/sst2_demo \
   --config_file=configs/models/albert_tiny.yaml \
   --config_file=configs/runtime/cpu.yaml \

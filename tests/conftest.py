@@ -42,7 +42,8 @@ def make_pretraining_records(root: pathlib.Path, num_documents: int,
   """Records made by our CLI from the first documents of real held-out text.
 
   `assets/corpus/heldout.txt` is WikiText-2 test (assets/README.md) in the
-  one-sentence-per-line format (`official_albert.data.prepare_corpus`).
+  one-sentence-per-line format
+  (`official_albert.data.pretraining.prepare_corpus`).
   Returns the output directory (`*.tfrecord` and `metadata.json`).
   """
   text = (REPO / "assets/corpus/heldout.txt").read_text(encoding="utf-8")
@@ -50,7 +51,8 @@ def make_pretraining_records(root: pathlib.Path, num_documents: int,
   seed.write_text("\n\n".join(text.split("\n\n")[:num_documents]) + "\n",
                   encoding="utf-8")
   subprocess.run(
-      [sys.executable, "-m", "official_albert.data.create_pretraining_data",
+      [sys.executable, "-m",
+       "official_albert.data.pretraining.create_pretraining_data",
        "--input_file", str(seed), "--output_dir", str(root / "out"),
        "--sp_model_file", str(REPO / "assets/vocab/albert_demo_8k.model"),
        "--do_lower_case", "--max_seq_length", str(seq_length),
@@ -96,7 +98,7 @@ def make_sst2_records(root: pathlib.Path, seq_length: int) -> pathlib.Path:
   From the first 256 training and 128 dev sentences of the bundled slice
   (`SST2_HEAD_ROWS`) and the demo vocabulary. Returns the output directory.
   """
-  from official_albert.data import create_finetuning_data  # pylint: disable=g-import-not-at-top
+  from official_albert.data.finetuning import create_finetuning_data  # pylint: disable=g-import-not-at-top
   src = root / "sst2_head"
   src.mkdir(parents=True)
   for name, rows in SST2_HEAD_ROWS.items():

@@ -10,7 +10,7 @@ import pathlib
 import shutil
 from typing import List
 
-from official_albert.data import create_finetuning_data
+from official_albert.data.finetuning import create_finetuning_data
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VOCAB = REPO / "assets/vocab/albert_demo_8k.model"

@@ -23,8 +23,8 @@ else:
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from official_albert import errors
-from official_albert.data import beam_pipeline
-from official_albert.data import create_pretraining_data as cpd
+from official_albert.data.pretraining import beam_pipeline
+from official_albert.data.pretraining import create_pretraining_data as cpd
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(REPO, "assets", "vocab", "albert_demo_8k.model")

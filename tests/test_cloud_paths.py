@@ -21,9 +21,9 @@ import train
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
-from official_albert.data import create_pretraining_data
-from official_albert.data import train_vocab
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.pretraining import create_pretraining_data
+from official_albert.data.pretraining import train_vocab
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VOCAB = REPO / "assets" / "vocab" / "albert_demo_8k.model"

@@ -19,8 +19,9 @@ import tensorflow as tf
 from official.nlp.data import pretrain_dataloader
 
 from official_albert import errors
-from official_albert.data import create_pretraining_data as cpd
-from official_albert.data import sop_instances, tokenization, train_vocab
+from official_albert.data.pretraining import create_pretraining_data as cpd
+from official_albert.data import tokenization
+from official_albert.data.pretraining import sop_instances, train_vocab
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEQ, MAX_PRED = 128, 20

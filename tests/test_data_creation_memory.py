@@ -13,7 +13,7 @@ import os
 
 import tensorflow as tf
 
-from official_albert.data import create_pretraining_data as cpd
+from official_albert.data.pretraining import create_pretraining_data as cpd
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(REPO, "assets", "vocab", "albert_demo_8k.model")

@@ -25,10 +25,10 @@ from test_finetune_tasks import _trainer_yaml
 import train
 from official_albert import errors
 from official_albert.configs.encoders import AlbertEncoderConfig
-from official_albert.data import classification_data
-from official_albert.data import create_finetuning_data
-from official_albert.data import squad_data
-from official_albert.data import train_vocab
+from official_albert.data.finetuning import classification_data
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import squad_data
+from official_albert.data.pretraining import train_vocab
 from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.interop import ours
 from official_albert.serving import export

@@ -19,11 +19,11 @@ from official.nlp.data import classifier_data_lib
 from official.nlp.data import squad_lib_sp
 from official.nlp.tools import tokenization as mg_tokenization
 
-from official_albert.data import classification_data as cd
-from official_albert.data import create_finetuning_data
-from official_albert.data import squad_data
+from official_albert.data.finetuning import classification_data as cd
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
-from official_albert.data import train_vocab
+from official_albert.data.pretraining import train_vocab
 from official_albert.errors import UserError
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -181,8 +181,8 @@ def test_custom_csv_infers_sorted_labels(test_data, sp_model, tmp_path):
 def _cli_error(args):
   """Runs the CLI in a subprocess; returns (exit code, stderr lines)."""
   proc = subprocess.run(
-      [sys.executable, "-m", "official_albert.data.create_finetuning_data",
-       *args], capture_output=True, text=True, cwd=REPO, check=False)
+      [sys.executable, "-m",
+       "official_albert.data.finetuning.create_finetuning_data", *args], capture_output=True, text=True, cwd=REPO, check=False)
   return proc.returncode, [l for l in proc.stderr.splitlines()
                            if l.startswith("error:")]
 

@@ -11,7 +11,7 @@ import pytest
 
 import conftest
 from official_albert import errors
-from official_albert.data import create_finetuning_data
+from official_albert.data.finetuning import create_finetuning_data
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MODEL = REPO / "assets" / "vocab" / "albert_demo_8k.model"

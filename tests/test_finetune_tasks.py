@@ -20,8 +20,8 @@ import train
 from official_albert.configs import encoders
 from official_albert.configs import finetuning
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import finetune_dataloader
 from official_albert.data import tokenization
 from official_albert.errors import UserError
 from official_albert.modeling import albert

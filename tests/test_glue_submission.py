@@ -17,8 +17,8 @@ import pytest
 import tensorflow as tf
 
 import train
-from official_albert.data import create_finetuning_data
-from official_albert.data import glue_test
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import glue_submission
 from official_albert.errors import UserError
 from test_finetune_tasks import _trainer_yaml  # pylint: disable=g-bad-import-order
 
@@ -70,7 +70,8 @@ def test_train_eval_and_submission(tmp_path, test_data, task, directory,
                    [TINY, _trainer_yaml(tmp_path, data % "test")], "")
   assert logs == {"test_examples": len(test_rows)}
   name = {"sst-2": "SST-2.tsv", "cola": "CoLA.tsv", "wnli": "WNLI.tsv"}[task]
-  assert glue_test.submission_name(task, f"{records}/test.tfrecord") == name
+  assert glue_submission.submission_name(
+      task, f"{records}/test.tfrecord") == name
   submission = (model_dir / "glue_submission" / name).read_text().splitlines()
   assert submission[0] == "index\tprediction"
   rows = [line.split("\t") for line in submission[1:]]

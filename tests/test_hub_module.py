@@ -22,7 +22,7 @@ from test_interop_model_garden import randomised
 import train
 from official_albert.configs import encoders
 from official_albert.configs import overrides
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import finetune_dataloader
 from official_albert.errors import UserError
 from official_albert.interop import convert
 from official_albert.interop import layout

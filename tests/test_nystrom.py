@@ -18,7 +18,8 @@ from transformers import NystromformerConfig
 from transformers.models.nystromformer import modeling_nystromformer
 
 from official_albert import errors
-from official_albert.data import tokenization, train_vocab
+from official_albert.data import tokenization
+from official_albert.data.pretraining import train_vocab
 from official_albert.modeling import albert, nystrom
 
 HIDDEN, HEADS = 64, 4

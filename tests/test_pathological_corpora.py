@@ -20,8 +20,8 @@ import time
 import pytest
 
 from official_albert import errors
-from official_albert.data import create_pretraining_data as cpd
-from official_albert.data import sop_instances
+from official_albert.data.pretraining import create_pretraining_data as cpd
+from official_albert.data.pretraining import sop_instances
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(REPO, "assets", "vocab", "albert_demo_8k.model")
@@ -181,7 +181,8 @@ def test_binary_input_names_the_line(docs, tmp_path):
 def test_killed_run_leaves_nothing_that_looks_finished(docs, tmp_path):
   out = tmp_path / "out"
   command = [sys.executable, "-m",
-             "official_albert.data.create_pretraining_data", "--input_file",
+             "official_albert.data.pretraining.create_pretraining_data",
+             "--input_file",
              os.path.join(REPO, "assets", "corpus", "train.txt"),
              "--output_dir", str(out), "--sp_model_file", MODEL,
              "--do_lower_case", "--max_seq_length", str(SEQ),

@@ -29,8 +29,8 @@ from test_export import finetuned_model  # pylint: disable=g-bad-import-order
 from test_parity_hf import tiny_hf_model
 
 from official_albert import errors
-from official_albert.data import classification_data
-from official_albert.data import train_vocab
+from official_albert.data.finetuning import classification_data
+from official_albert.data.pretraining import train_vocab
 from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.serving import finetuned
 from official_albert.serving import predict

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from official_albert import errors
-from official_albert.data import prepare_corpus
+from official_albert.data.pretraining import prepare_corpus
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FILES = ("wiki.valid.raw", "austen-emma.txt", "carroll-alice.txt")
@@ -97,7 +97,8 @@ def test_bad_input(tmp_path, test_data):
       prepare_corpus.main(["--input", str(bad), "--output", str(out)])
   assert not out.exists()
   result = subprocess.run(
-      [sys.executable, "-m", "official_albert.data.prepare_corpus", "--input",
+      [sys.executable, "-m", "official_albert.data.pretraining.prepare_corpus",
+       "--input",
        str(test_data / "corpus" / "carroll-alice.txt"),
        str(tmp_path / "missing.txt"), "--output", str(out)],
       capture_output=True, text=True, check=False, cwd=REPO)

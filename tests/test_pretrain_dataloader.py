@@ -7,8 +7,7 @@ import pytest
 import conftest
 import tensorflow as tf
 
-from official_albert.configs import pretraining
-from official_albert.data import pretrain_dataloader
+from official_albert.data.pretraining import pretrain_dataloader
 
 SEQ, PRED, SHARDS, BATCH = 64, 10, 4, 16
 
@@ -27,7 +26,7 @@ def shards(tmp_path_factory):
       assert ids not in owner  # Records are told apart by their tokens.
       owner[ids] = i
   assert len(files) == SHARDS and len(set(owner.values())) == SHARDS
-  config = pretraining.AlbertPretrainDataConfig(
+  config = pretrain_dataloader.AlbertPretrainDataConfig(
       input_path=str(out / "*.tfrecord"), global_batch_size=BATCH,
       seq_length=SEQ, max_predictions_per_seq=PRED, is_training=True)
   return config, owner

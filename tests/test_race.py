@@ -21,10 +21,10 @@ from official_albert import errors
 from official_albert.serving import export
 from official_albert.serving import predict
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
-from official_albert.data import finetune_dataloader
-from official_albert.data import multiple_choice_data as mcd
-from official_albert.data import multiple_choice_dataloader
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import finetune_dataloader
+from official_albert.data.finetuning import multiple_choice_data as mcd
+from official_albert.data.finetuning import multiple_choice_dataloader
 from official_albert.data import tokenization
 from official_albert.errors import UserError
 from test_finetune_tasks import _trainer_yaml  # pylint: disable=g-bad-import-order

@@ -19,8 +19,8 @@ from official.nlp.tools import squad_evaluate_v2_0
 import train
 from official_albert.configs import encoders
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
-from official_albert.data import squad_data
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
 from official_albert.errors import UserError
 from official_albert.interop import squad_v2_head
@@ -193,6 +193,25 @@ def test_v2_recipe_uses_the_beam_head():
   params = overrides.parse_configuration(
       "albert/squad", [str(REPO / "experiments/squad/v1.1.yaml")], "")
   assert params.task.model.head == "cls"
+
+
+def test_the_beam_head_is_its_own_task_on_model_gardens_xlnet_task():
+  params = overrides.parse_configuration(
+      "albert/squad", [str(REPO / "experiments/squad/v2.0.yaml")], "")
+  # task_factory.get_task(params.task) calls SquadTask (registered for the
+  # config), whose __new__ picks the class; built here without __init__,
+  # which would read the evaluation JSON.
+  beam = squad.SquadTask.__new__(squad.SquadTask, params.task)
+  assert type(beam) is squad.SquadBeamTask  # pylint: disable=unidiomatic-typecheck
+  xlnet = question_answering.XLNetQuestionAnsweringTask
+  for method in ("build_losses", "process_metrics",
+                 "process_compiled_metrics", "validation_step",
+                 "aggregate_logs"):
+    assert getattr(squad.SquadBeamTask, method) is getattr(xlnet, method)
+    assert method not in vars(squad.SquadTask)  # No dispatch left.
+  params.task.model.head = "cls"
+  cls_task = squad.SquadTask.__new__(squad.SquadTask, params.task)
+  assert type(cls_task) is squad.SquadTask  # pylint: disable=unidiomatic-typecheck
 
 
 def _beam_decode(tmp_path, context, spans):

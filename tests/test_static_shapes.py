@@ -18,7 +18,7 @@ import conftest
 
 from official_albert.configs import accelerators
 from official_albert.configs import overrides
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import finetune_dataloader
 from official_albert.tasks import pretraining as pretraining_task
 from official_albert.tasks import squad as squad_task
 

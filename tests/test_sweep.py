@@ -33,7 +33,7 @@ from official_albert.errors import UserError
 from official_albert.sweep import objective
 from official_albert.sweep import runner
 from official_albert.sweep import space
-from official_albert.tools import sweep
+from official_albert.sweep import cli as sweep
 
 EXPERIMENT = "albert/sentence_prediction"
 DROPOUT = "task.model.dropout_rate"
@@ -54,7 +54,7 @@ def _flags(files, sweep_dir, *extra):
 
 def _start(args):
   return subprocess.Popen(
-      [sys.executable, "-m", "official_albert.tools.sweep"] + args,
+      [sys.executable, "-m", "official_albert.sweep"] + args,
       cwd=sst2_slice.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
       text=True, start_new_session=True)
 
@@ -336,7 +336,7 @@ def test_bad_input_fails_before_any_trial(tmp_path, sst2, extra, message):
 
 def test_bad_input_on_the_command_line_is_one_line_and_exit_2(tmp_path, sst2):
   result = subprocess.run(
-      [sys.executable, "-m", "official_albert.tools.sweep"]
+      [sys.executable, "-m", "official_albert.sweep"]
       + _flags(sst2, tmp_path / "s", "--grid=task.model.dropout_rat=0.1"),
       cwd=sst2_slice.REPO, capture_output=True, text=True, check=False)
   assert result.returncode == 2

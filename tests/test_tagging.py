@@ -20,10 +20,10 @@ import yaml
 
 import train
 from official_albert import errors
-from official_albert.data import create_finetuning_data
-from official_albert.data import finetune_dataloader
-from official_albert.data import tagging_data
-from official_albert.data import tagging_dataloader
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import finetune_dataloader
+from official_albert.data.finetuning import tagging_data
+from official_albert.data.finetuning import tagging_dataloader
 from official_albert.data import tokenization
 from official_albert.serving import export
 from official_albert.serving import predict

@@ -11,7 +11,7 @@ import random
 import tensorflow as tf
 
 import conftest
-from official_albert.data import tfrecord_io
+from official_albert.data.pretraining import tfrecord_io
 
 
 def tf_example(features, floats):

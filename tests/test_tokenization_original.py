@@ -15,10 +15,10 @@ import tensorflow as tf
 
 import conftest
 from official_albert.configs.encoders import AlbertEncoderConfig
-from official_albert.data import prepare_corpus
-from official_albert.data import sop_instances
+from official_albert.data.pretraining import prepare_corpus
+from official_albert.data.pretraining import sop_instances
 from official_albert.data import tokenization
-from official_albert.data import train_vocab
+from official_albert.data.pretraining import train_vocab
 from official_albert.interop import ours
 from official_albert.serving import export
 

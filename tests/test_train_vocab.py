@@ -8,7 +8,8 @@ import pytest
 from sentencepiece import sentencepiece_model_pb2
 
 from official_albert import errors
-from official_albert.data import tokenization, train_vocab
+from official_albert.data import tokenization
+from official_albert.data.pretraining import train_vocab
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -79,7 +80,8 @@ def test_bad_input(case, seed, tmp_path):
 
 def test_cli_reports_one_line(tmp_path):
   result = subprocess.run(
-      [sys.executable, "-m", "official_albert.data.train_vocab", "--input",
+      [sys.executable, "-m", "official_albert.data.pretraining.train_vocab",
+       "--input",
        str(tmp_path / "missing.txt"), "--model_prefix", str(tmp_path / "m")],
       capture_output=True, text=True, check=False, cwd=REPO)
   assert result.returncode == 2

@@ -28,7 +28,7 @@ from test_parity_hf import tiny_hf_model
 from official.core import config_definitions as cfg
 from official_albert.configs import optimization
 from official_albert.configs import pretraining
-from official_albert.data import pretrain_dataloader
+from official_albert.data.pretraining import pretrain_dataloader
 from official_albert.interop import hf
 from official_albert.interop import ours
 from official_albert.tasks import pretraining as pretraining_task
@@ -44,7 +44,7 @@ def batches(tmp_path_factory):
   """STEPS real batches of BATCH, as numpy dicts (deterministic order)."""
   out = conftest.make_pretraining_records(tmp_path_factory.mktemp("oracle"),
                                           4, SEQ, PRED)
-  config = pretraining.AlbertPretrainDataConfig(
+  config = pretrain_dataloader.AlbertPretrainDataConfig(
       input_path=str(out / "*.tfrecord"), global_batch_size=BATCH,
       seq_length=SEQ, max_predictions_per_seq=PRED, is_training=False)
   dataset = pretrain_dataloader.AlbertPretrainDataLoader(config).load()

@@ -21,7 +21,7 @@ from official.nlp.tasks import sentence_prediction
 
 from official_albert.configs import encoders
 from official_albert.configs import optimization
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import finetune_dataloader
 
 @dataclasses.dataclass
 class ClassifierModelConfig(hyperparams.Config):
@@ -106,28 +106,8 @@ class SpanModelConfig(hyperparams.Config):
   dropout_rate: float = 0.1
 
 
-@dataclasses.dataclass
-class SquadDataConfig(finetune_dataloader.FinetuneDataConfig):
-  """SQuAD data: training records, or the evaluation JSON.
-
-  For training, `input_path` holds records from `create_finetuning_data
-  --task squad`. For evaluation it is the SQuAD JSON itself (e.g.
-  dev-v1.1.json): the task tokenizes it with `vocab_file` (the SentencePiece
-  model) and writes evaluation records to `input_preprocessed_data_path` (or
-  the model directory).
-  """
-  seq_length: int = 384
-  global_batch_size: int = 48
-  include_example_id: bool = False
-  version_2_with_negative: bool = False
-  doc_stride: int = 128
-  query_length: int = 64
-  vocab_file: str = ""
-  do_lower_case: bool = True
-  input_preprocessed_data_path: str = ""
-  # Read by Model Garden's QuestionAnsweringTask; only SentencePiece is used.
-  tokenization: str = "SentencePiece"
-  xlnet_format: bool = False
+# The data config lives beside its loader; this name is kept for old imports.
+SquadDataConfig = finetune_dataloader.SquadDataConfig
 
 
 @dataclasses.dataclass

@@ -26,6 +26,7 @@ from official.modeling.hyperparams import params_dict
 
 from official_albert import errors
 from official_albert import io_utils
+from official_albert import mg_internals
 from official_albert.training import seeding
 
 
@@ -59,24 +60,13 @@ def safe_load(stream: Any) -> Any:
   return yaml.load(stream, Loader=SafeLoader)  # nosec: a SafeLoader.
 
 
-def _registered_names(registry: Dict[str, Any], prefix: str = "") -> List[str]:
-  """Flattens Model Garden's nested registry ({"albert": {"squad": f}})."""
-  names = []
-  for key, value in registry.items():
-    if isinstance(value, dict):
-      names.extend(_registered_names(value, f"{prefix}{key}/"))
-    else:
-      names.append(prefix + key)
-  return names
-
-
 def get_experiment(name: str) -> cfg.ExperimentConfig:
   """Returns the registered default config of experiment `name`.
 
   Raises:
     UserError: if `name` is not registered (the message lists those that are).
   """
-  known = sorted(_registered_names(exp_factory._REGISTERED_CONFIGS))  # pylint: disable=protected-access
+  known = mg_internals.registered_experiments()
   if name not in known:
     close = difflib.get_close_matches(name or "", known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""

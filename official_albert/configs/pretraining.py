@@ -13,22 +13,13 @@ from typing import Optional
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import hyperparams
-from official.nlp.data import pretrain_dataloader
 
 from official_albert.configs import encoders
 from official_albert.configs import optimization
+from official_albert.data.pretraining import pretrain_dataloader
 
-@dataclasses.dataclass
-class AlbertPretrainDataConfig(pretrain_dataloader.BertPretrainDataConfig):
-  """Pretraining records: the original ALBERT TFRecord layout.
-
-  `input_path` is a file pattern (or comma-separated patterns) of TFRecords
-  written by `official_albert.data.create_pretraining_data` or by the original
-  ALBERT script; `seq_length` and `max_predictions_per_seq` must match them.
-  """
-  global_batch_size: int = 4096
-  seq_length: int = 512
-  max_predictions_per_seq: int = 20
+# The data config lives beside its loader; this name is kept for old imports.
+AlbertPretrainDataConfig = pretrain_dataloader.AlbertPretrainDataConfig
 
 
 @dataclasses.dataclass

@@ -19,7 +19,7 @@ from official.nlp.tasks import tagging
 
 from official_albert.configs import encoders
 from official_albert.configs import finetuning
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import finetune_dataloader
 
 
 @dataclasses.dataclass

@@ -54,7 +54,8 @@ class AlbertTokenizer:
     if not io_utils.exists(model_path) or io_utils.isdir(model_path):
       raise FileNotFoundError(
           f"SentencePiece model {model_path!r} not found; train one with "
-          "`python -m official_albert.data.train_vocab` or pass the right path")
+          "`python -m official_albert.data.pretraining.train_vocab` or pass "
+          "the right path")
     self.model_path = model_path
     self.lower_case = lower_case
     with io_utils.open_file(model_path, "rb") as f:

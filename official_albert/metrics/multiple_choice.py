@@ -9,7 +9,7 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from official_albert.data import multiple_choice_data
+from official_albert.data.finetuning import multiple_choice_data
 
 
 def accuracy_by_level(labels: Sequence[int], predictions: Sequence[int],

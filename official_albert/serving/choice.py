@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from official_albert import errors
-from official_albert.data import multiple_choice_data
+from official_albert.data.finetuning import multiple_choice_data
 from official_albert.data import tokenization
 from official_albert.serving import finetuned
 

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from official_albert import errors
 from official_albert import io_utils
-from official_albert.data import classification_data
+from official_albert.data.finetuning import classification_data
 from official_albert.data import tokenization
 from official_albert.serving import finetuned
 

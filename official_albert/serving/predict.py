@@ -68,7 +68,7 @@ from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.interop import convert
 from official_albert.interop import layout
 from official_albert.interop import ours
-from official_albert.data import multiple_choice_data
+from official_albert.data.finetuning import multiple_choice_data
 from official_albert.serving import choice
 from official_albert.serving import classify
 from official_albert.serving import finetuned

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from official_albert import errors
 from official_albert import io_utils
-from official_albert.data import squad_data
+from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
 from official_albert.serving import finetuned
 from official_albert.tasks import squad

@@ -17,7 +17,7 @@ from seqeval.metrics import sequence_labeling
 from tqdm import tqdm
 
 from official_albert import errors
-from official_albert.data import tagging_data
+from official_albert.data.finetuning import tagging_data
 from official_albert.data import tokenization
 from official_albert.serving import finetuned
 

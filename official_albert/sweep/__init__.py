@@ -1,1 +1,1 @@
-"""Sweeps over `--params_override` on Optuna (`python -m official_albert.tools.sweep`)."""
+"""Sweeps over `--params_override` on Optuna (`python -m official_albert.sweep`)."""

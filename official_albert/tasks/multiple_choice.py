@@ -22,9 +22,9 @@ from official.core import task_factory
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import multiple_choice as mc_config
-from official_albert.data import finetune_dataloader
-from official_albert.data import multiple_choice_data
-from official_albert.data import multiple_choice_dataloader
+from official_albert.data.finetuning import finetune_dataloader
+from official_albert.data.finetuning import multiple_choice_data
+from official_albert.data.finetuning import multiple_choice_dataloader
 from official_albert.metrics import multiple_choice as mc_metrics
 from official_albert.modeling import hub_encoder
 from official_albert.modeling import multiple_choice

@@ -18,7 +18,7 @@ from official.nlp.data import data_loader_factory
 from official_albert import errors
 from official_albert.configs import encoders
 from official_albert.configs import pretraining
-from official_albert.data import pretrain_dataloader
+from official_albert.data.pretraining import pretrain_dataloader
 from official_albert.data import tokenization
 from official_albert.modeling import albert
 from official_albert.modeling import checkpoints
@@ -117,7 +117,7 @@ class AlbertPretrainingTask(base_task.Task):
       checkpoints.restore_items(self.task_config.init_checkpoint,
                                 **model.checkpoint_items)
 
-  def build_inputs(self, params: pretraining.AlbertPretrainDataConfig,
+  def build_inputs(self, params: pretrain_dataloader.AlbertPretrainDataConfig,
                    input_context: Optional[tf.distribute.InputContext] = None
                    ) -> tf.data.Dataset:
     return data_loader_factory.get_data_loader(params).load(input_context)

@@ -28,8 +28,8 @@ from official.nlp.tasks import sentence_prediction as mg_sentence_prediction
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import finetuning
-from official_albert.data import finetune_dataloader
-from official_albert.data import glue_test
+from official_albert.data.finetuning import finetune_dataloader
+from official_albert.data.finetuning import glue_submission
 from official_albert.metrics import glue
 from official_albert.modeling import checkpoints
 from official_albert.modeling import heads
@@ -89,7 +89,7 @@ def records_needed(task_config, mode: str, task_flag: str
       continue
     if not data.input_path or not tf.io.gfile.glob(data.input_path):
       errors.fail(f"no records match {data.input_path!r}; create them with "
-                  "`python -m official_albert.data.create_finetuning_data"
+                  "`python -m official_albert.data.finetuning.create_finetuning_data"
                   f"{' --task ' + task_flag if task_flag else ''}`")
     yield needed, data, read_metadata(data.input_path)
 
@@ -246,7 +246,7 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
     input_path = self.task_config.validation_data.input_path
     meta = read_metadata(input_path) or {}
     if self._unlabelled_eval:
-      name = glue_test.submission_name(meta.get("task", ""), input_path)
+      name = glue_submission.submission_name(meta.get("task", ""), input_path)
       if self.logging_dir:
         self.write_predictions(
             os.path.join(self.logging_dir, SUBMISSION_DIR,

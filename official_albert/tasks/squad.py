@@ -3,8 +3,8 @@
 Model Garden's `QuestionAnsweringTask` supplies the loss (mean of the start
 and end cross-entropies), the training metrics, the validation step and the
 collection of per-window logits. This subclass builds ALBERT's span labeler,
-tokenizes the evaluation JSON with `official_albert.data.squad_data` (exact
-character offsets), reads unpadded records with per-batch padding, and
+tokenizes the evaluation JSON with `official_albert.data.finetuning.squad_data`
+(exact character offsets), reads unpadded records with per-batch padding, and
 scores with the official scripts (`official_albert.metrics.squad`).
 
 Two heads (`task.model.head`). "cls", BERT's: no-answer (v2.0) is the
@@ -13,10 +13,10 @@ no-answer score is the smallest [CLS] start+end logit over its windows, the
 span score the best valid span's; the question gets "" when the difference
 exceeds `null_score_diff_threshold` (Devlin et al., 2019, section 4.3).
 "beam", the original `run_squad_v2.py` head (`modeling.squad_v2`; the
-v2.0 recipe's default): a start/end beam, and no-answer when the smallest
-`cls_logits` over the question's windows exceeds the threshold; loss, metrics
-and logs are Model Garden's XLNet SQuAD task's, the decoding its XLNet-mode
-post-processing. The evaluation also reports the threshold that maximises
+v2.0 recipe's default; task `SquadBeamTask`): a start/end beam, and no-answer
+when the smallest `cls_logits` over the question's windows exceeds the
+threshold; loss, metrics and logs are Model Garden's XLNet SQuAD task's (the
+class inherits them), the decoding its XLNet-mode post-processing. The evaluation also reports the threshold that maximises
 dev F1 (`best_f1_thresh`), to be set as `null_score_diff_threshold` for test
 data.
 
@@ -39,8 +39,8 @@ from official.nlp.tasks import question_answering
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import finetuning
-from official_albert.data import finetune_dataloader
-from official_albert.data import squad_data
+from official_albert.data.finetuning import finetune_dataloader
+from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
 from official_albert.metrics import squad as squad_metrics
 from official_albert.modeling import checkpoints
@@ -146,20 +146,30 @@ def _decode_beam(config, examples, features, results):
   return predictions, nbest, null_odds
 
 
-def _xlnet(method):
-  """Model Garden's XLNet SQuAD task method (the beam head's loss, metrics,
-  validation step and log aggregation are XLNet's)."""
-  return getattr(question_answering.XLNetQuestionAnsweringTask, method)
-
-
 @task_factory.register_task_cls(finetuning.SquadConfig)
 class SquadTask(question_answering.QuestionAnsweringTask):
   """Fine-tunes an `AlbertSpanLabeler` (or, with `model.head: beam`, an
-  `AlbertSquadV2Labeler`) on SQuAD v1.1 or v2.0."""
+  `AlbertSquadV2Labeler`) on SQuAD v1.1 or v2.0.
 
-  @property
-  def _beam(self) -> bool:
-    return self.task_config.model.head == BEAM
+  `albert/squad` stays one registered experiment: built with
+  `task.model.head: beam`, `SquadTask(params)` (and so
+  `task_factory.get_task`) returns a `SquadBeamTask`.
+
+  Example:
+
+  ```python
+  params = exp_factory.get_exp_config("albert/squad")
+  task = SquadTask(params.task, logging_dir="runs/squad")
+  model = task.build_model()
+  ```
+  """
+
+  def __new__(cls, params=None, *args, **kwargs):
+    del args, kwargs  # For __init__.
+    if (cls is SquadTask and params is not None
+        and params.model.head == BEAM):
+      cls = SquadBeamTask
+    return super().__new__(cls)
 
   def build_model(self):
     """The span labeler of `model.head`.
@@ -188,42 +198,6 @@ class SquadTask(question_answering.QuestionAnsweringTask):
         initializer_range=model.encoder.initializer_range,
         hidden_size=hub_encoder.hidden_size(self.task_config, encoder))
 
-  def build_losses(self, labels, model_outputs, aux_losses=None):
-    if self._beam:  # Start/end cross-entropy + cls_logits cross-entropy.
-      return _xlnet("build_losses")(self, labels, model_outputs, aux_losses)
-    return super().build_losses(labels, model_outputs, aux_losses)
-
-  def train_step(self, inputs, model, optimizer, metrics=None):
-    if self._beam:  # The end logits are conditioned on the gold start.
-      features, labels = inputs
-      inputs = (dict(features, start_positions=labels["start_positions"]),
-                labels)
-    return super().train_step(inputs, model, optimizer, metrics)
-
-  def process_metrics(self, metrics, labels, model_outputs):
-    if self._beam:
-      _xlnet("process_metrics")(self, metrics, labels, model_outputs)
-    else:
-      super().process_metrics(metrics, labels, model_outputs)
-
-  def process_compiled_metrics(self, compiled_metrics, labels, model_outputs):
-    if self._beam:
-      _xlnet("process_compiled_metrics")(self, compiled_metrics, labels,
-                                         model_outputs)
-    else:
-      super().process_compiled_metrics(compiled_metrics, labels,
-                                       model_outputs)
-
-  def validation_step(self, inputs, model, metrics=None):
-    if self._beam:
-      return _xlnet("validation_step")(self, inputs, model, metrics)
-    return super().validation_step(inputs, model, metrics)
-
-  def aggregate_logs(self, state=None, step_outputs=None):
-    if self._beam:
-      return _xlnet("aggregate_logs")(self, state, step_outputs)
-    return super().aggregate_logs(state, step_outputs)
-
   def initialize(self, model: heads.AlbertSpanLabeler) -> None:
     """Restores the encoder from `init_checkpoint`, if set (strictly)."""
     checkpoints.restore_encoder(self.task_config.init_checkpoint, model,
@@ -240,7 +214,8 @@ class SquadTask(question_answering.QuestionAnsweringTask):
     if "train" in mode and not tf.io.gfile.glob(train.input_path or "-"):
       errors.fail(f"no records match task.train_data.input_path="
                   f"{train.input_path!r}; create them with `python -m "
-                  "official_albert.data.create_finetuning_data --task squad`")
+                  "official_albert.data.finetuning.create_finetuning_data "
+                  "--task squad`")
 
   def _preprocess_eval_data(self, params: finetuning.SquadDataConfig):
     """Tokenizes the evaluation JSON and writes its records.
@@ -311,3 +286,31 @@ class SquadTask(question_answering.QuestionAnsweringTask):
         _write_json(os.path.join(self.logging_dir, "null_odds.json"),
                     null_diffs)
     return metrics
+
+
+class SquadBeamTask(SquadTask, question_answering.XLNetQuestionAnsweringTask):
+  """`SquadTask` with the beam head (`task.model.head: beam`, SQuAD 2.0).
+
+  ALBERT's model, data, evaluation JSON and decoding are `SquadTask`'s; the
+  loss (start/end plus `cls_logits` cross-entropy), metrics, validation step
+  and log aggregation are Model Garden's XLNet SQuAD task's, by inheritance.
+  `SquadTask(params)` returns this class when `params.model.head` is "beam".
+
+  Example:
+
+  ```python
+  params = exp_factory.get_exp_config("albert/squad")
+  params.override({"task": {"model": {"head": "beam"},
+                            "validation_data": {
+                                "version_2_with_negative": True}}})
+  task = SquadTask(params.task)  # a SquadBeamTask
+  ```
+  """
+
+  def train_step(self, inputs, model, optimizer, metrics=None):
+    """Model Garden's step, the gold start added to the features: the end
+    logits are conditioned on it."""
+    features, labels = inputs
+    inputs = (dict(features, start_positions=labels["start_positions"]),
+              labels)
+    return super().train_step(inputs, model, optimizer, metrics)

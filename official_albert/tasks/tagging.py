@@ -25,9 +25,9 @@ from official.nlp.tasks import tagging as mg_tagging
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import tagging as tagging_config
-from official_albert.data import finetune_dataloader
-from official_albert.data import tagging_data
-from official_albert.data import tagging_dataloader
+from official_albert.data.finetuning import finetune_dataloader
+from official_albert.data.finetuning import tagging_data
+from official_albert.data.finetuning import tagging_dataloader
 from official_albert.metrics import tagging as tagging_metrics
 from official_albert.modeling import checkpoints
 from official_albert.modeling import hub_encoder

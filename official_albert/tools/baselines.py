@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from official_albert import errors
-from official_albert.data import pretrain_dataloader
+from official_albert.data.pretraining import pretrain_dataloader
 
 _FEATURES = {
     "masked_lm_ids": tf.io.VarLenFeature(tf.int64),

@@ -21,20 +21,28 @@ class AlbertTrainer(base_trainer.Trainer):
   the optimizer update) runs as one XLA cluster per replica. Evaluation is
   not compiled: it runs rarely and its batches may be ragged (no
   `drop_remainder`), which would recompile.
+
+  The train step itself is Model Garden's: where it would not compile (no
+  GPU in the config), the task's own `train_step` is compiled once here,
+  and Model Garden's step calls it.
+
+  Example:
+
+  ```python
+  trainer = AlbertTrainer(params, task, model=task.build_model(),
+                          optimizer=task.create_optimizer(
+                              params.trainer.optimizer_config,
+                              params.runtime))
+  trainer.train(tf.constant(100))  # 100 steps, with XLA if enable_xla
+  ```
   """
 
-  def train_step(self, iterator):
-    """One training step on every replica (see `orbit.StandardTrainer`)."""
-    task_train_step = self.task.train_step
-    if self.config.runtime.enable_xla:
-      task_train_step = tf.function(task_train_step, jit_compile=True)
-
-    def step_fn(inputs):
-      logs = task_train_step(inputs, model=self.model,
-                             optimizer=self.optimizer,
-                             metrics=self.train_metrics)
-      self._train_loss.update_state(logs[self.task.loss])
-      self.global_step.assign_add(1)
-
-    self.strategy.run(step_fn, args=(self.next_train_inputs(iterator),),
-                      options=self._runtime_options)
+  def __init__(self, config, task, *args, **kwargs):
+    runtime = config.runtime
+    if (runtime.enable_xla and not runtime.num_gpus > 0
+        and not getattr(task.train_step, "_jit_compile", False)):
+      # Model Garden compiles `task.train_step` only when num_gpus > 0;
+      # elsewhere its step calls this compiled one (the same function it
+      # would have built; the task is this trainer's).
+      task.train_step = tf.function(task.train_step, jit_compile=True)
+    super().__init__(config, task, *args, **kwargs)

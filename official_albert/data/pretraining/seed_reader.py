@@ -87,7 +87,8 @@ def _warn_long_line(stats: FileStats) -> None:
       f"{stats.long_line_words} words ({LONG_LINE_FACTOR}x --max_seq_length); "
       "the input is probably not one sentence per line. Instances are cut "
       "from such lines by truncation and lose most of their text; run "
-      "python -m official_albert.data.prepare_corpus on the raw text first",
+      "python -m official_albert.data.pretraining.prepare_corpus on the raw "
+      "text first",
       file=sys.stderr)
 
 

@@ -2,7 +2,7 @@
 
 Usage:
 
-  python -m official_albert.data.train_vocab --input train.txt \
+  python -m official_albert.data.pretraining.train_vocab --input train.txt \
       --model_prefix assets/vocab/albert_demo_8k --vocab_size 8000
 
 The trainer settings are those of the original release's README (`spm_train
@@ -80,7 +80,8 @@ def train_vocab(paths: Sequence[str], model_prefix: str,
     text_path = os.path.join(tmp_dir, "input.txt")
     if not write_normalised(paths, text_path, lower_case):
       errors.fail(f"--input {list(paths)} has no text; pass non-empty "
-                  "seed-format files (see official_albert.data.prepare_corpus)")
+                  "seed-format files (see "
+                  "official_albert.data.pretraining.prepare_corpus)")
     tmp_prefix = os.path.join(tmp_dir, "spm")
     try:
       spm.SentencePieceTrainer.train(

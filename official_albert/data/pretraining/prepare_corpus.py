@@ -3,7 +3,7 @@
 The seed format (read by `create_pretraining_data`) has one sentence per line
 and one blank line between documents. Usage:
 
-  python -m official_albert.data.prepare_corpus --input wiki.valid.raw \
+  python -m official_albert.data.pretraining.prepare_corpus --input wiki.valid.raw \
       austen-emma.txt --output train.txt \
       [--format auto|wikitext|wikiextractor|gutenberg]
 

@@ -3,27 +3,27 @@
   # A GLUE task in its standard layout (train.tsv, dev.tsv, the unlabelled
   # test.tsv; MNLI's dev_matched.tsv, dev_mismatched.tsv, test_matched.tsv,
   # test_mismatched.tsv):
-  python -m official_albert.data.create_finetuning_data --task mnli \
+  python -m official_albert.data.finetuning.create_finetuning_data --task mnli \
       --input_dir glue/MNLI --sp_model_file vocab.model --output_dir out/mnli
 
   # A user's table: named columns, labels inferred (sorted) or given:
-  python -m official_albert.data.create_finetuning_data --task custom \
+  python -m official_albert.data.finetuning.create_finetuning_data --task custom \
       --input_files train.csv dev.csv --text_a_column review \
       --label_column stars --labels 1,2,3,4,5 --sp_model_file vocab.model \
       --output_dir out/reviews
 
   # RACE as unpacked (RACE/{train,dev,test}/{middle,high}/*.txt), or a
   # user's multiple-choice JSONL/CSV with --input_files:
-  python -m official_albert.data.create_finetuning_data --task race \
+  python -m official_albert.data.finetuning.create_finetuning_data --task race \
       --input_dir RACE --sp_model_file vocab.model --output_dir out/race
 
   # CoNLL token classification (train.txt, valid.txt, test.txt; IOB1 or
   # IOB2 tags in the last column):
-  python -m official_albert.data.create_finetuning_data --task conll \
+  python -m official_albert.data.finetuning.create_finetuning_data --task conll \
       --input_dir conll2003 --sp_model_file vocab.model --output_dir out/ner
 
   # SQuAD training records (evaluation reads the JSON itself):
-  python -m official_albert.data.create_finetuning_data --task squad \
+  python -m official_albert.data.finetuning.create_finetuning_data --task squad \
       --input_files train-v2.0.json --version_2_with_negative \
       --sp_model_file vocab.model --output_dir out/squad2
 
@@ -51,15 +51,15 @@ from official.nlp.data import squad_lib_sp
 
 from official_albert import errors
 from official_albert import io_utils
-from official_albert.data import classification_data
-from official_albert.data import glue_test
-from official_albert.data import multiple_choice_data
-from official_albert.data import tagging_data
-from official_albert.data import squad_data
+from official_albert.data.finetuning import classification_data
+from official_albert.data.finetuning import glue_submission
+from official_albert.data.finetuning import multiple_choice_data
+from official_albert.data.finetuning import tagging_data
+from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
 
 # Standard GLUE file names; those present in --input_dir are converted. The
-# test files are unlabelled (see `glue_test`).
+# test files are unlabelled (see `glue_submission`).
 _GLUE_FILES = ("train.tsv", "dev.tsv", "dev_matched.tsv", "dev_mismatched.tsv",
                "test.tsv", "test_matched.tsv", "test_mismatched.tsv")
 _METADATA = "metadata.json"
@@ -139,9 +139,9 @@ def make_classification(args, tokenizer, output_dir: str) -> Dict:
   """Converts GLUE or user tables into `output_dir`; returns the metadata."""
   spec = _table_spec(args)
   paths = _input_files(args)
-  tests = {p for p in paths if glue_test.is_test_file(args.task, p)}
+  tests = {p for p in paths if glue_submission.is_test_file(args.task, p)}
   tables = {path: classification_data.read_examples(
-      path, glue_test.test_spec(args.task) if path in tests else spec)
+      path, glue_submission.test_spec(args.task) if path in tests else spec)
             for path in paths}
   labels = classification_data.label_list(
       [e for path, examples in tables.items() if path not in tests

@@ -2,7 +2,7 @@
 
 Usage:
 
-  python -m official_albert.data.create_pretraining_data \
+  python -m official_albert.data.pretraining.create_pretraining_data \
       --input_file assets/corpus/train.txt --output_dir /tmp/records \
       --sp_model_file assets/vocab/albert_demo_8k.model --do_lower_case \
       --max_seq_length 128 --dupe_factor 5 --num_shards 4 --num_workers 2
@@ -54,8 +54,9 @@ import tqdm
 
 import official_albert
 from official_albert import errors, io_utils
-from official_albert.data import (seed_reader, sop_instances, tfrecord_io,
-                                  tokenization)
+from official_albert.data import tokenization
+from official_albert.data.pretraining import (seed_reader, sop_instances,
+                                              tfrecord_io)
 
 # Documents handed to the worker pool at a time, per worker: enough to keep
 # workers busy, few enough that the corpus is never all in memory.
@@ -119,7 +120,7 @@ def load_tokenizer(sp_model_file: str, do_lower_case: bool
   except (OSError, RuntimeError, ValueError) as e:
     errors.fail(f"cannot use --sp_model_file {sp_model_file!r}: "
                 f"{str(e).splitlines()[0]}; pass a .model file written by "
-                "official_albert.data.train_vocab")
+                "official_albert.data.pretraining.train_vocab")
 
 
 def make_builder(args: argparse.Namespace) -> sop_instances.InstanceBuilder:
@@ -340,6 +341,7 @@ def metadata(args: argparse.Namespace, vocab_size: int, counts: Dict) -> Dict:
     sha256 = hashlib.sha256(f.read()).hexdigest()
   return {
       "format": "albert_pretraining",
+      # The name records have carried since 0.1 (the command's old path).
       "tool": {"name": "official_albert.data.create_pretraining_data",
                "version": official_albert.__version__},
       **counts, "max_seq_length": args.max_seq_length,

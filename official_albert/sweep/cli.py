@@ -1,6 +1,6 @@
 """Sweeps `--params_override` of one experiment on Optuna, median over seeds.
 
-  python -m official_albert.tools.sweep --experiment=albert/sentence_prediction \
+  python -m official_albert.sweep --experiment=albert/sentence_prediction \
     --config_file=configs/models/albert_tiny.yaml \
     --config_file=configs/runtime/cpu.yaml --config_file=run.yaml \
     --sweep_dir=runs/sweep_sst2 \
@@ -61,7 +61,7 @@ _SCHEMA_ATTEMPTS = 5
 
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
-      prog="python -m official_albert.tools.sweep",
+      prog="python -m official_albert.sweep",
       description=__doc__.splitlines()[0])
   parser.add_argument("--experiment", required=True)
   parser.add_argument("--config_file", action="append", default=[])

@@ -30,15 +30,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from official.nlp.data import squad_lib_sp
 
 from official_albert import errors
+from official_albert import mg_internals
 from official_albert.data import tokenization
 from official_albert.metrics import squad as squad_metrics
 
 # Unique ids start here, as in the original, so they never collide with
 # example indices.
 _BASE_UNIQUE_ID = 1000000000
-# Model Garden's max-context rule (private there; reused rather than copied).
-_is_max_context = squad_lib_sp._check_is_max_context  # pylint: disable=protected-access
-# A window of the paragraph's pieces, the shape `_is_max_context` expects.
+# A window of the paragraph's pieces, the shape `is_max_context` expects.
 _Window = collections.namedtuple("Window", ["start", "length"])
 
 
@@ -246,7 +245,8 @@ def convert_examples(examples: Sequence[squad_lib_sp.SquadExample],
       segment_ids = [0] * len(tokens)
       max_context = {}
       for i in range(window.start, window.start + window.length):
-        max_context[len(tokens)] = _is_max_context(windows, window_index, i)
+        max_context[len(tokens)] = mg_internals.is_max_context(
+            windows, window_index, i)
         tokens.append(pieces[i])
       tokens.append(tokenization.SEP)
       segment_ids += [1] * (window.length + 1)

@@ -239,7 +239,7 @@ def write_records(path: str, tokenizer: tokenization.AlbertTokenizer,
   Args:
     source: the input file name, for error messages.
     unlabelled: the rows are a GLUE test set read with
-      `glue_test.test_spec`: `example.label` holds the row's index, which
+      `glue_submission.test_spec`: `example.label` holds the row's index, which
       becomes `example_id`; `label_ids` is a placeholder 0.
 
   Returns:

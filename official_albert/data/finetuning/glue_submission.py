@@ -18,7 +18,7 @@ of scoring (see `tasks.sentence_prediction`).
 import os
 from typing import Dict, Optional
 
-from official_albert.data import classification_data as cd
+from official_albert.data.finetuning import classification_data as cd
 
 # GLUE file name -> leaderboard file stem, per task (MNLI has two test sets).
 TEST_FILES: Dict[str, Dict[str, str]] = {

@@ -11,7 +11,7 @@ from typing import Dict, Tuple
 
 import tensorflow as tf
 
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import finetune_dataloader
 
 _SEQUENCES = ("input_ids", "input_mask", "segment_ids", "label_ids")
 

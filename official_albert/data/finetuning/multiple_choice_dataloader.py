@@ -12,7 +12,7 @@ from typing import Dict
 
 import tensorflow as tf
 
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import finetune_dataloader
 
 _SEQUENCES = ("input_ids", "input_mask", "segment_ids")
 

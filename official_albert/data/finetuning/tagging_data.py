@@ -28,7 +28,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import tensorflow as tf
 
 from official_albert import errors
-from official_albert.data import classification_data as cd
+from official_albert.data.finetuning import classification_data as cd
 from official_albert.data import tokenization
 
 DOCSTART = "-DOCSTART-"

@@ -10,19 +10,32 @@ renames the SOP label, checks the records against the config first, and for
 training reads all of a worker's files at once (see `AlbertPretrainDataLoader`).
 """
 
+import dataclasses
 import json
 import os
 from typing import Dict, List
 
 import tensorflow as tf
 from official.nlp.data import data_loader_factory
-from official.nlp.data import pretrain_dataloader
+from official.nlp.data import pretrain_dataloader as mg_pretrain
 
 from official_albert import errors
-from official_albert.configs import pretraining
 
 # Training reads at most this many files at once (one open reader each).
 MAX_CYCLE_LENGTH = 64
+
+
+@dataclasses.dataclass
+class AlbertPretrainDataConfig(mg_pretrain.BertPretrainDataConfig):
+  """Pretraining records: the original ALBERT TFRecord layout.
+
+  `input_path` is a file pattern (or comma-separated patterns) of TFRecords
+  written by `official_albert.data.pretraining.create_pretraining_data` or by
+  the original ALBERT script; `seq_length` and `max_predictions_per_seq` must match them.
+  """
+  global_batch_size: int = 4096
+  seq_length: int = 512
+  max_predictions_per_seq: int = 20
 
 
 def input_files(pattern: str, key: str = "input_path") -> List[str]:
@@ -39,7 +52,8 @@ def input_files(pattern: str, key: str = "input_path") -> List[str]:
                   for f in tf.io.gfile.glob(p.strip())})
   if not files:
     errors.fail(f"no input file matches {key}={pattern!r}; create records "
-                "with `python -m official_albert.data.create_pretraining_data`"
+                "with `python -m "
+                "official_albert.data.pretraining.create_pretraining_data`"
                 " or fix the path")
   if all(tf.io.gfile.stat(f).length == 0 for f in files):
     errors.fail(f"every file matching {pattern!r} is empty; re-create the "
@@ -47,7 +61,7 @@ def input_files(pattern: str, key: str = "input_path") -> List[str]:
   return files
 
 
-def check_records(params: pretraining.AlbertPretrainDataConfig,
+def check_records(params: AlbertPretrainDataConfig,
                   vocab_size: int, key: str) -> None:
   """Checks that the records fit the config, before any training work.
 
@@ -96,8 +110,8 @@ def check_records(params: pretraining.AlbertPretrainDataConfig,
 
 
 @data_loader_factory.register_data_loader_cls(
-    pretraining.AlbertPretrainDataConfig)
-class AlbertPretrainDataLoader(pretrain_dataloader.BertPretrainDataLoader):
+    AlbertPretrainDataConfig)
+class AlbertPretrainDataLoader(mg_pretrain.BertPretrainDataLoader):
   """Loads ALBERT pretraining batches.
 
   Each batch is a dict of int32 tensors `input_word_ids`, `input_mask`,
@@ -116,7 +130,7 @@ class AlbertPretrainDataLoader(pretrain_dataloader.BertPretrainDataLoader):
   the files stays Model Garden's.
   """
 
-  def __init__(self, params: pretraining.AlbertPretrainDataConfig):
+  def __init__(self, params: AlbertPretrainDataConfig):
     if params.is_training and params.cycle_length is None:
       files = input_files(params.input_path)
       params = params.replace(

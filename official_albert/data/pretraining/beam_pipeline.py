@@ -3,7 +3,7 @@
 Usage (DirectRunner on this machine; see docs/data_at_scale.md for Dataflow,
 Flink and Spark):
 
-  python -m official_albert.data.beam_pipeline \
+  python -m official_albert.data.pretraining.beam_pipeline \
       --input_file 'corpus/*.txt' --output_dir /tmp/records \
       --sp_model_file assets/vocab/albert_demo_8k.model --do_lower_case \
       --max_seq_length 128 --dupe_factor 5 --num_shards 64 \
@@ -59,8 +59,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 import tensorflow as tf
 
 from official_albert import errors, io_utils
-from official_albert.data import create_pretraining_data as cpd
-from official_albert.data import seed_reader
+from official_albert.data.pretraining import create_pretraining_data as cpd
+from official_albert.data.pretraining import seed_reader
 
 _PENDING_METADATA = ".metadata.json.pending"
 

@@ -134,6 +134,30 @@ class FinetuneDataLoader(mg_loader.SentencePredictionDataLoader):
     return reader.read(input_context)
 
 
+@dataclasses.dataclass
+class SquadDataConfig(FinetuneDataConfig):
+  """SQuAD data: training records, or the evaluation JSON.
+
+  For training, `input_path` holds records from `create_finetuning_data
+  --task squad`. For evaluation it is the SQuAD JSON itself (e.g.
+  dev-v1.1.json): the task tokenizes it with `vocab_file` (the SentencePiece
+  model) and writes evaluation records to `input_preprocessed_data_path` (or
+  the model directory).
+  """
+  seq_length: int = 384
+  global_batch_size: int = 48
+  include_example_id: bool = False
+  version_2_with_negative: bool = False
+  doc_stride: int = 128
+  query_length: int = 64
+  vocab_file: str = ""
+  do_lower_case: bool = True
+  input_preprocessed_data_path: str = ""
+  # Read by Model Garden's QuestionAnsweringTask; only SentencePiece is used.
+  tokenization: str = "SentencePiece"
+  xlnet_format: bool = False
+
+
 class SquadDataLoader(FinetuneDataLoader):
   """Loads SQuAD batches as `(features, labels)`.
 

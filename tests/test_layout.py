@@ -1,0 +1,77 @@
+"""The package layout: layers import downwards only, and moved commands keep
+their old `python -m` paths for one release (with a one-line notice)."""
+
+import ast
+import pathlib
+import runpy
+import sys
+
+import pytest
+
+from official_albert import deprecation
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "official_albert"
+
+# Lower layers may not import these (configs -> data, never back).
+HIGHER = {
+    "data": ("configs", "tasks", "training", "serving", "sweep", "tools",
+             "interop"),
+    "metrics": ("configs", "tasks", "training", "serving", "sweep", "tools"),
+}
+
+MOVED = {
+    "official_albert.data.prepare_corpus":
+        "official_albert.data.pretraining.prepare_corpus",
+    "official_albert.data.train_vocab":
+        "official_albert.data.pretraining.train_vocab",
+    "official_albert.data.create_pretraining_data":
+        "official_albert.data.pretraining.create_pretraining_data",
+    "official_albert.data.beam_pipeline":
+        "official_albert.data.pretraining.beam_pipeline",
+    "official_albert.data.create_finetuning_data":
+        "official_albert.data.finetuning.create_finetuning_data",
+    "official_albert.tools.sweep": "official_albert.sweep.cli",
+}
+
+
+def _imports(path: pathlib.Path):
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.ImportFrom) and node.module:
+      yield node.module
+    elif isinstance(node, ast.Import):
+      yield from (a.name for a in node.names)
+
+
+@pytest.mark.parametrize("layer", sorted(HIGHER))
+def test_no_import_from_a_higher_layer(layer):
+  bad = [f"{path.relative_to(PACKAGE)}: {name}"
+         for path in sorted((PACKAGE / layer).rglob("*.py"))
+         for name in _imports(path)
+         if any(name == f"official_albert.{h}"
+                or name.startswith(f"official_albert.{h}.")
+                for h in HIGHER[layer])]
+  assert not bad
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_old_cli_path_prints_one_line_and_runs_the_new_one(
+    old, monkeypatch, capsys):
+  if "beam_pipeline" in old:
+    pytest.importorskip("apache_beam")
+  monkeypatch.setattr(sys, "argv", [old, "--help"])
+  with pytest.raises(SystemExit) as exit_info:
+    runpy.run_module(old, run_name="__main__")
+  assert exit_info.value.code == 0
+  out, err = capsys.readouterr()
+  assert err.splitlines()[0] == deprecation.notice(
+      old, MOVED[old].removesuffix(".cli"))
+  assert "usage:" in out
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_old_import_path_forwards_to_the_new_module(old):
+  if "beam_pipeline" in old:
+    pytest.importorskip("apache_beam")
+  module = __import__(old, fromlist=["main"])
+  new = __import__(MOVED[old], fromlist=["main"])
+  assert module.main is new.main
