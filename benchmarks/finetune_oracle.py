@@ -439,7 +439,7 @@ def make_records(task: str, data_dir: str, records: str) -> None:
   if not io_utils.isdir(source):
     errors.fail(f"{source} not found; pass --data_dir with glue/{TASKS[task][0]}")
   code = subprocess.run(
-      [sys.executable, "-m", "official_albert.data.create_finetuning_data",
+      [sys.executable, "-m", "official_albert.data.finetuning.create_finetuning_data",
        "--task", task, "--input_dir", source, "--sp_model_file", VOCAB,
        "--max_seq_length", "128", "--output_dir", records],
       check=False).returncode

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from official_albert import errors
-from official_albert.data import classification_data
+from official_albert.data.finetuning import classification_data
 from official_albert.data import tokenization
 from official_albert.metrics import squad as squad_metrics
 from official_albert.serving import classify

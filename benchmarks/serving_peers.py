@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from official_albert.data import classification_data
+from official_albert.data.finetuning import classification_data
 from official_albert.data import tokenization
 from official_albert.interop import hf
 from official_albert.interop import ours

@@ -17,7 +17,7 @@ MODEL="--config_file=configs/models/albert_tiny.yaml --config_file=configs/runti
 mkdir -p $OUT
 
 if [ ! -f $OUT/sst2/model/params.yaml ]; then
-  python -m official_albert.data.create_finetuning_data --task sst-2 \
+  python -m official_albert.data.finetuning.create_finetuning_data --task sst-2 \
     --input_dir $DATA_DIR/glue/SST-2 --sp_model_file $VOCAB \
     --max_seq_length 128 --output_dir $OUT/sst2/records
   python train.py --experiment=albert/sentence_prediction \
@@ -35,7 +35,7 @@ for name, articles in (("train", dev["data"][:24]), ("heldout", dev["data"][24:]
   with open(f"{sys.argv[2]}/{name}-v1.1.json", "w", encoding="utf-8") as f:
     json.dump(dict(dev, data=articles), f)
 PY
-  python -m official_albert.data.create_finetuning_data --task squad \
+  python -m official_albert.data.finetuning.create_finetuning_data --task squad \
     --input_files $OUT/squad/train-v1.1.json --sp_model_file $VOCAB \
     --max_seq_length 256 --output_dir $OUT/squad/records
   python train.py --experiment=albert/squad --mode=train_and_eval \

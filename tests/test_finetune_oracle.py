@@ -30,8 +30,8 @@ import conftest
 from benchmarks import finetune_oracle
 from test_interop_model_garden import randomised
 from official_albert.configs import overrides
-from official_albert.data import create_finetuning_data
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import create_finetuning_data
+from official_albert.data.finetuning import finetune_dataloader
 from official_albert.interop import convert
 from official_albert.interop import ours
 from official_albert.tasks import sentence_prediction

@@ -22,7 +22,7 @@ from test_predict import LITERT
 
 from official_albert import errors
 from official_albert.configs.encoders import AlbertEncoderConfig
-from official_albert.data import classification_data
+from official_albert.data.finetuning import classification_data
 from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.interop import ours
 from official_albert.serving import export

@@ -15,7 +15,7 @@ import conftest
 from official.core import config_definitions as cfg
 from official_albert.configs import optimization
 from official_albert.configs import overrides
-from official_albert.data import finetune_dataloader
+from official_albert.data.finetuning import finetune_dataloader
 from official_albert.errors import UserError
 from official_albert.modeling import heads
 from official_albert.tasks import sentence_prediction
