@@ -57,6 +57,9 @@ DB_FILE = "study.db"
 _DIRECTIONS = {"max": "maximize", "min": "minimize"}
 # Tries to open a storage whose tables another process is creating.
 _SCHEMA_ATTEMPTS = 5
+# What the loser of the table-creation race sees (SQLite's messages).
+_SCHEMA_RACE_ERRORS = ("already exists",
+                       "UNIQUE constraint failed: alembic_version")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -148,8 +151,11 @@ def open_storage(url: str, heartbeat_s: int = 60
       except Exception as e:  # pylint: disable=broad-except  # Driver errors.
         # Processes started together on a new database race to create its
         # tables (Optuna checks, then creates): the loser sees "table ...
-        # already exists", and a second try finds the tables made.
-        if "already exists" in str(e) and attempt + 1 < _SCHEMA_ATTEMPTS:
+        # already exists", or a duplicate schema-version row ("UNIQUE
+        # constraint failed: alembic_version..."), and a second try finds
+        # the tables made.
+        lost_race = any(m in str(e) for m in _SCHEMA_RACE_ERRORS)
+        if lost_race and attempt + 1 < _SCHEMA_ATTEMPTS:
           time.sleep(0.5)
           continue
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
