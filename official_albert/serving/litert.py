@@ -30,7 +30,7 @@ config). The interpreter ignores them; `finetuned.load` reads them, so that
 """
 
 import json
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -79,30 +79,28 @@ def output_path(saved_model: str, quantization: str) -> str:
   return saved_model.rstrip("/") + f".{quantization}{SUFFIX}"
 
 
-def convert(saved_model: str, signature: str, input_shape: Sequence,
+def convert(loaded, signature: str, input_shape: Sequence,
             quantization: str,
-            representative: Optional[Callable[[], Iterable[Inputs]]] = None
+            representative: Optional[Sequence[Inputs]] = None
             ) -> bytes:
   """Converts one ids signature of a SavedModel to a LiteRT flatbuffer.
 
   Args:
-    saved_model: a `serving.export` SavedModel directory.
+    loaded: a `serving.export` SavedModel, loaded (`tf.saved_model.load`;
+      one load serves every form).
     signature: its ids signature (`encoder`, `classify`, `squad`, ...).
     input_shape: the int32 inputs' shape, e.g. `[None, seq_length]`
       (`[None, options, seq_length]` for multiple choice); None = any size.
     quantization: one of `QUANTIZATIONS`.
-    representative: for `int8`, a function returning batches of inputs
-      (int32 arrays of `input_shape`) to calibrate activations on.
+    representative: for `int8`, batches of inputs (int32 arrays of
+      `input_shape`, checked by `representative_inputs` /
+      `record_inputs`) to calibrate activations on.
 
   Returns:
     The `.tflite` bytes: one signature, named `signature`, whose outputs
     are the signature's numeric outputs (string outputs such as `label`
     are left out: label names travel as metadata).
-
-  Raises:
-    UserError: if the representative batches do not fit `input_shape`.
   """
-  loaded = tf.saved_model.load(saved_model)
   served = loaded.signatures[signature]
   numeric = [k for k, spec in served.structured_outputs.items()
              if spec.dtype != tf.string]
@@ -122,10 +120,7 @@ def convert(saved_model: str, signature: str, input_shape: Sequence,
   if quantization != FLOAT32:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
   if quantization == INT8:
-    batches = list(representative())
-    for batch in batches:
-      _check_fits(batch, input_shape)
-    converter.representative_dataset = lambda: iter(batches)
+    converter.representative_dataset = lambda: iter(representative)
     converter.target_spec.supported_ops = [
         tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
   return _rename_signature(converter.convert(), signature)
@@ -362,12 +357,11 @@ def export_forms(saved_model: str, output: str, forms: Sequence[str],
     The paths written, in `forms` order.
   """
   info = json.loads(entries.get(INFO_METADATA, b"{}"))
+  loaded = tf.saved_model.load(saved_model)
   flatbuffers = [add_metadata(
-      convert(saved_model, signature, input_shape, form,
-              lambda: representative), dict(entries, **{
-                  INFO_METADATA: json.dumps(dict(
-                      info, quantization=form)).encode()}))
-                 for form in forms]
+      convert(loaded, signature, input_shape, form, representative),
+      dict(entries, **{INFO_METADATA: json.dumps(
+          dict(info, quantization=form)).encode()})) for form in forms]
   paths = [output_path(output, form) for form in forms]
   for path, flatbuffer in zip(paths, flatbuffers):
     write(path, flatbuffer)
