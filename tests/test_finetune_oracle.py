@@ -11,7 +11,8 @@ converted directory into transformers' `AlbertForSequenceClassification`
 torch loop (AdamW, exclusions, clip and schedule read from the same config).
 Dropout is 0. On the same real batches (SST-2 and STS-B slices of
 `tests/data/glue`), the loss of every step and the logits after it agree
-within 1e-4.
+within 5e-4. (float32 noise in a gradient near zero is amplified by Adam's
+first steps: 0.6e-4 here, 2e-4 seen on another CPU.)
 
 The steps fall in the warm-up and the decay, with a weight decay large
 enough to see, and the test shows it can fail: the torch loop with HF's
@@ -24,6 +25,7 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 import torch
 
 import conftest
@@ -40,14 +42,16 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 VOCAB = REPO / "assets/vocab/albert_demo_8k.model"
 TINY = str(REPO / "configs/models/albert_tiny.yaml")
 STEPS, BATCH, SEQ = 4, 16, 64
-TOLERANCE = 1e-4
+TOLERANCE = 5e-4
 # Steps 0-1 in the warm-up (step 0 at rate 0), 2-3 in the decay; weight
-# decay 0.5 (the recipe's 0.01 moves a LayerNorm gamma by only 1e-5/step).
+# decay 10 (the recipe's 0.01 moves a LayerNorm gamma by only 1e-5/step;
+# at 10 decaying LayerNorm and biases moves the logits 2.5e-3, 5x the
+# tolerance, against 0.6e-4 of noise).
 REGIME = ("trainer.optimizer_config.learning_rate.polynomial."
           "initial_learning_rate=0.001,"
           "trainer.optimizer_config.learning_rate.polynomial.decay_steps=6,"
           "trainer.optimizer_config.warmup.linear.warmup_steps=2,"
-          "trainer.optimizer_config.optimizer.adamw.weight_decay_rate=0.5,"
+          "trainer.optimizer_config.optimizer.adamw.weight_decay_rate=10.0,"
           "task.model.dropout_rate=0.0,"
           "task.model.encoder.hidden_dropout_prob=0.0,"
           "task.model.encoder.attention_probs_dropout_prob=0.0,"
@@ -101,6 +105,7 @@ def _setup(task_name, checkpoints, records):
              for b in dataset.take(STEPS)]
   assert len(batches) == STEPS
   task = sentence_prediction.SentencePredictionTask(params.task)
+  tf_keras.utils.set_random_seed(1)  # The same classifier head every run.
   model = task.build_model()
   model(batches[0], training=False)
   task.initialize(model)
@@ -164,7 +169,7 @@ def test_finetuning_steps_match_huggingface(task_name, checkpoints, records,
   # Our optimizer's epsilon placement (Keras'); the other differences a
   # mistake would make must show against it.
   reg = dict(finetune_oracle.regime(params), keras_epsilon=True)
-  assert reg["warmup"] == 2 and reg["weight_decay"] == 0.5
+  assert reg["warmup"] == 2 and reg["weight_decay"] == 10.0
   head = [w.numpy() for w in model.classifier.weights]  # Before training.
   # Before any step: the conversion and the copied head give equal logits.
   with torch.no_grad():
@@ -182,7 +187,7 @@ def test_finetuning_steps_match_huggingface(task_name, checkpoints, records,
   assert np.abs(mine[1][-1][0] - before).max() > 100 * TOLERANCE
 
   # Each of these mistakes in a fine-tuning path leaves the tolerance
-  # (weight decay on LayerNorm and biases: 1.5e-4 on SST-2 at this rate).
+  # (weight decay on LayerNorm and biases: 2.5e-3 on SST-2 at this rate).
   mistakes = {"weight decay on LayerNorm and biases": dict(no_decay=()),
               "mean-pooled head": dict(pooling="mean")}
   for name, change in mistakes.items():
