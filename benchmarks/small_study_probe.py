@@ -38,7 +38,7 @@ from official_albert import io_utils
 from official_albert.configs import encoders
 from official_albert.configs import overrides
 from official_albert.data import tokenization
-from official_albert.modeling import checkpoints
+from official_albert.tasks import checkpoints
 
 SEQ = 128
 VOCAB = "assets/vocab/albert_demo_8k.model"

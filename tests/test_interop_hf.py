@@ -21,7 +21,7 @@ from official_albert import errors
 from official_albert.interop import convert
 from official_albert.interop import hf
 from official_albert.interop import ours
-from official_albert.modeling import checkpoints
+from official_albert.tasks import checkpoints
 
 TOLERANCE = 1e-5
 

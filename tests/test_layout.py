@@ -17,6 +17,8 @@ HIGHER = {
     "data": ("configs", "tasks", "training", "serving", "sweep", "tools",
              "interop"),
     "metrics": ("configs", "tasks", "training", "serving", "sweep", "tools"),
+    "modeling": ("configs", "tasks", "training", "serving", "sweep", "tools",
+                 "interop"),
 }
 
 MOVED = {

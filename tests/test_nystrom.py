@@ -301,7 +301,7 @@ def test_benchmark_rejects_bad_input(test_data, tmp_path):
 
 def test_encoder_attention_type_and_init_checkpoint(embed, tmp_path):
   """`attention_type=nystrom` in the encoder; an exact checkpoint restores."""
-  from official_albert.modeling import checkpoints  # pylint: disable=g-import-not-at-top
+  from official_albert.tasks import checkpoints  # pylint: disable=g-import-not-at-top
   del embed  # Only for its random seed.
   kwargs = dict(vocab_size=1000, embedding_size=16, hidden_size=HIDDEN,
                 num_hidden_layers=2, num_attention_heads=HEADS,

@@ -16,7 +16,7 @@ from official_albert.configs import overrides
 from official_albert.data import tokenization
 from official_albert.errors import UserError
 from official_albert.modeling import albert
-from official_albert.modeling import checkpoints
+from official_albert.tasks import checkpoints
 from official_albert.tasks import pretraining as pretraining_task
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

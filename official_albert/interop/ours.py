@@ -6,7 +6,7 @@ and reads and writes this project's checkpoint directory:
 * `ckpt-1.index`, `ckpt-1.data-*` and a `checkpoint` state file: a
   tf.train.Checkpoint of `AlbertPretrainer.checkpoint_items` (`encoder`, plus
   `masked_lm` and `sop_classifier` where the source had those heads), so
-  `init_checkpoint` (modeling.checkpoints.restore_items) may name the
+  `init_checkpoint` (tasks.checkpoints.restore_items) may name the
   directory;
 * `albert_config.json`: the `AlbertEncoderConfig`;
 * `spiece.model`: the vocabulary, when known.

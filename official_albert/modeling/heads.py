@@ -107,7 +107,7 @@ class AlbertSpanLabeler(tf_keras.Model):
 
   Args:
     encoder: an `AlbertEncoder`, or a TF-Hub encoder
-      (`modeling.hub_encoder`).
+      (`tasks.hub_encoder`).
     initializer_range: stddev of the truncated-normal kernel initializer;
       defaults to the encoder's.
     hidden_size: the encoder's output width H; defaults to the encoder's.

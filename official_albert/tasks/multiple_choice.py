@@ -26,8 +26,8 @@ from official_albert.data.finetuning import finetune_dataloader
 from official_albert.data.finetuning import multiple_choice_data
 from official_albert.data.finetuning import multiple_choice_dataloader
 from official_albert.metrics import multiple_choice as mc_metrics
-from official_albert.modeling import hub_encoder
 from official_albert.modeling import multiple_choice
+from official_albert.tasks import hub_encoder
 from official_albert.tasks import sentence_prediction
 
 PREDICTIONS_FILE = "predictions.jsonl"

@@ -21,7 +21,7 @@ from official_albert.configs import pretraining
 from official_albert.data.pretraining import pretrain_dataloader
 from official_albert.data import tokenization
 from official_albert.modeling import albert
-from official_albert.modeling import checkpoints
+from official_albert.tasks import checkpoints
 
 
 def _example_losses(labels: Dict[str, tf.Tensor],

@@ -31,9 +31,9 @@ from official_albert.configs import finetuning
 from official_albert.data.finetuning import finetune_dataloader
 from official_albert.data.finetuning import glue_submission
 from official_albert.metrics import glue
-from official_albert.modeling import checkpoints
 from official_albert.modeling import heads
-from official_albert.modeling import hub_encoder
+from official_albert.tasks import checkpoints
+from official_albert.tasks import hub_encoder
 
 PREDICTIONS_FILE = "dev_predictions.tsv"
 SUBMISSION_DIR = "glue_submission"

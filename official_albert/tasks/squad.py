@@ -43,10 +43,10 @@ from official_albert.data.finetuning import finetune_dataloader
 from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
 from official_albert.metrics import squad as squad_metrics
-from official_albert.modeling import checkpoints
 from official_albert.modeling import heads
-from official_albert.modeling import hub_encoder
 from official_albert.modeling import squad_v2
+from official_albert.tasks import checkpoints
+from official_albert.tasks import hub_encoder
 
 CLS = "cls"
 BEAM = "beam"

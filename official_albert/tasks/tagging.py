@@ -29,9 +29,9 @@ from official_albert.data.finetuning import finetune_dataloader
 from official_albert.data.finetuning import tagging_data
 from official_albert.data.finetuning import tagging_dataloader
 from official_albert.metrics import tagging as tagging_metrics
-from official_albert.modeling import checkpoints
-from official_albert.modeling import hub_encoder
 from official_albert.modeling import token_classification
+from official_albert.tasks import checkpoints
+from official_albert.tasks import hub_encoder
 from official_albert.tasks import sentence_prediction
 
 PREDICTIONS_FILE = "predictions.conll"
