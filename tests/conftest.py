@@ -12,6 +12,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
+# A two-layer encoder on the 8k demo vocabulary, as encoder config fields.
+TINY_ENCODER = dict(
+    vocab_size=8000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+    num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+# The same encoder as a --params_override of a fine-tuning experiment.
+TINY_ENCODER_OVERRIDE = ",".join(
+    f"task.model.encoder.{k}={v}" for k, v in TINY_ENCODER.items())
 
 
 @pytest.fixture(scope="session")

@@ -35,13 +35,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 VOCAB = REPO / "assets/vocab/albert_demo_8k.model"
 SEQ = 64
 TOLERANCE = 1e-5
-CONFIG = encoders.AlbertEncoderConfig(
-    vocab_size=8000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-    num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
-OURS = ",".join(f"task.model.encoder.{k}={v}" for k, v in dict(
-    vocab_size=8000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-    num_attention_heads=2, intermediate_size=64,
-    max_position_embeddings=128).items())
+CONFIG = encoders.AlbertEncoderConfig(**conftest.TINY_ENCODER)
+OURS = conftest.TINY_ENCODER_OVERRIDE
 
 
 @pytest.fixture(scope="module")

@@ -22,10 +22,7 @@ from official_albert.tasks import sentence_prediction
 
 SEQ = 64
 TOLERANCE = 1e-5
-TINY = ",".join(f"task.model.encoder.{k}={v}" for k, v in dict(
-    vocab_size=8000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-    num_attention_heads=2, intermediate_size=64,
-    max_position_embeddings=128).items())
+TINY = conftest.TINY_ENCODER_OVERRIDE
 
 
 @pytest.fixture(scope="module")
