@@ -5,6 +5,8 @@ write byte-identical shards and the same metadata. Input: whole documents of
 assets/corpus/train.txt (prepare_corpus output; assets/README.md) split
 over two files, so that document numbering across files is exercised, and
 the bundled 8k-piece vocabulary.
+
+Tests: `official_albert.data.pretraining.beam_pipeline`.
 """
 
 import gzip

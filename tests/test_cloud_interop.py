@@ -8,6 +8,9 @@ which must write the same files and weights; for fill-mask, the same run on
 the local checkpoint; and for the exported classifier, the task
 evaluation's `dev_predictions.tsv` and the same prediction from the local
 SavedModel.
+
+Tests: `official_albert.interop.convert`, `official_albert.serving.export`,
+`official_albert.serving.predict`.
 """
 
 import json

@@ -5,6 +5,11 @@ path handled with `open`/`os` would land in a local directory named `ram:`
 (the bug this guards against: `--output_dir gs://b/x` writing `./gs:/b/x`).
 Every test runs in an empty working directory and checks that nothing
 appeared there (the `ram` fixture of conftest.py).
+
+Tests: `official_albert.io_utils`,
+`official_albert.data.pretraining.create_pretraining_data`,
+`official_albert.data.pretraining.train_vocab`,
+`official_albert.data.finetuning.create_finetuning_data`.
 """
 
 import json

@@ -1,4 +1,9 @@
-"""Experiment registry, YAML/override semantics and bad-config errors."""
+"""Experiment registry, YAML/override semantics and bad-config errors.
+
+Tests: `official_albert.configs.overrides`,
+`official_albert.configs.pretraining`, `official_albert.configs.finetuning`,
+`official_albert.errors`.
+"""
 
 import pathlib
 

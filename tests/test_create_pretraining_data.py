@@ -3,6 +3,10 @@
 The seed text is whole documents of assets/corpus/train.txt (prepare_corpus
 output of the corpus in assets/README.md), with a 3000-piece vocabulary trained on it.
 Statistical checks use 4 standard errors of the sample at hand.
+
+Tests: `official_albert.data.pretraining.create_pretraining_data`,
+`official_albert.data.pretraining.sop_instances`,
+`official_albert.data.pretraining.seed_reader`.
 """
 
 import collections

@@ -5,6 +5,8 @@ threshold is lowered here so that 4 WikiText-2/Emma documents
 (assets/corpus/train.txt) need several buckets. Oracle: the whole-shard
 shuffle of the same records (same multiset, same metadata) and the tool
 itself with another worker count (same bytes).
+
+Tests: `official_albert.data.pretraining.create_pretraining_data`.
 """
 
 import collections

@@ -1,4 +1,7 @@
-"""ALBERT's dropout semantics in the transformer block (original modeling.py)."""
+"""ALBERT's dropout semantics in the transformer block (original modeling.py).
+
+Tests: `official_albert.modeling.encoder_block`.
+"""
 
 import numpy as np
 import pytest

@@ -7,6 +7,8 @@ Fine-tuned exports: tiny models fine-tuned for a few steps by `train.py` on
 real SST-2, RTE, STS-B and SQuAD slices (`finetuned_model`, shared with
 test_predict.py); their signatures must give the live model's outputs on
 the Python tokenizer's ids, and the classifier's label names.
+
+Tests: `official_albert.serving.export`, `official_albert.serving.finetuned`.
 """
 
 import csv

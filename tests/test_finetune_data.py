@@ -4,6 +4,10 @@ Oracles: the original BERT/ALBERT GLUE processors' column indices (applied
 here with a plain split), Model Garden's `convert_single_example` and its
 `squad_lib_sp` (the original ALBERT SQuAD code, with its LCS alignment) on
 the same SentencePiece model.
+
+Tests: `official_albert.data.finetuning.classification_data`,
+`official_albert.data.finetuning.squad_data`,
+`official_albert.data.finetuning.create_finetuning_data`.
 """
 
 import csv

@@ -18,6 +18,9 @@ The steps fall in the warm-up and the decay, with a weight decay large
 enough to see, and the test shows it can fail: the torch loop with HF's
 usual warm-up (to the peak), with weight decay on every parameter, or with
 another head, leaves the tolerance within the same steps.
+
+Tests: `official_albert.tasks.sentence_prediction`,
+`official_albert.configs.optimization`.
 """
 
 import pathlib

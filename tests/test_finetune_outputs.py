@@ -2,6 +2,8 @@
 
 Input: the first 60 rows of the real SST-2 dev set (tests/data, see
 PROVENANCE.md), split into two tables, and the bundled 8k vocabulary.
+
+Tests: `official_albert.data.finetuning.create_finetuning_data`.
 """
 
 import os

@@ -5,6 +5,10 @@ users get: the metrics (against Model Garden's streaming accuracy, numpy
 correlations and the official SQuAD script on the written predictions), the
 prediction files, the padding of batches, the checkpoint restore, the bad-
 input errors and the recipes.
+
+Tests: `official_albert.tasks.sentence_prediction`,
+`official_albert.tasks.squad`,
+`official_albert.data.finetuning.finetune_dataloader`.
 """
 
 import json

@@ -6,6 +6,8 @@ model trains a few steps through `train.py` (dev accuracy checked against a
 count over the written predictions), then `--mode=eval` on the test records
 writes `glue_submission/<TASK>.tsv`, checked against the test file itself:
 one row per index, in order, with the task's label strings.
+
+Tests: `official_albert.data.finetuning.glue_submission`.
 """
 
 import csv

@@ -3,6 +3,8 @@
 No GPU is lent to this project's CI: this checks that the script runs end to
 end (records, every shape x precision, the numerics check, the table), not
 its figures.
+
+Tests: `benchmarks.gpu_suite`.
 """
 
 import pathlib

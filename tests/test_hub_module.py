@@ -6,6 +6,8 @@ Garden's `AlbertEncoder`: fine-tuning from that module must give the same
 first-step logits as the same weights converted to our checkpoint
 (`interop.convert`) and restored through `task.init_checkpoint`. Our own
 `serving.export` encoder SavedModel must load the same way.
+
+Tests: `official_albert.tasks.hub_encoder`.
 """
 
 import json

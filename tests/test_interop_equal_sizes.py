@@ -4,6 +4,8 @@ Model Garden's `AlbertEncoder` creates `embedding_projection` only when
 E != H (as the original release); ours always applies one. The oracle is
 Model Garden's encoder itself: its outputs must equal ours after conversion
 in either direction.
+
+Tests: `official_albert.interop.model_garden`.
 """
 
 import pathlib

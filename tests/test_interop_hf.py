@@ -4,6 +4,8 @@ The oracle is transformers itself: a random-init HuggingFace model saved with
 `save_pretrained` must give our model the same outputs after conversion, and
 our export must load into transformers' classes without missing or unexpected
 keys and reproduce our outputs.
+
+Tests: `official_albert.interop.hf`.
 """
 
 import json

@@ -6,6 +6,8 @@ directories, for one group and for several groups with several inner layers;
 and keras-hub's tokenizer on the preset's vocabulary. Keras 3 and tf_keras
 run in this one process; our model's outputs are checked unchanged after
 keras-hub has run.
+
+Tests: `official_albert.interop.kerashub`.
 """
 
 import pathlib

@@ -3,6 +3,9 @@
 The oracle is Model Garden's own `networks.AlbertEncoder`: random weights it
 holds must give our encoder the same outputs after import, and our weights
 exported to it must give its outputs equal to ours.
+
+Tests: `official_albert.interop.model_garden`,
+`official_albert.interop.layout`, `official_albert.interop.tf2_checkpoint`.
 """
 
 import re

@@ -4,6 +4,8 @@ A Model Garden trainer's model_dir (checkpoint with `model` and an optimizer
 with slots, `params.yaml` from `albert/pretraining`) is the real output of
 pretraining; converted to HuggingFace, transformers must reproduce the
 trained model's outputs.
+
+Tests: `official_albert.interop.ours`.
 """
 
 import numpy as np

@@ -6,6 +6,8 @@ spelled out here) read back with `tf.train.load_checkpoint`, and against an
 independent reader of the original format: Model Garden's
 `tf2_albert_encoder_checkpoint_converter`, whose encoder must then reproduce
 our outputs.
+
+Tests: `official_albert.interop.tf1`.
 """
 
 import re

@@ -1,5 +1,8 @@
 """The package layout: layers import downwards only, and moved commands keep
-their old `python -m` paths for one release (with a one-line notice)."""
+their old `python -m` paths for one release (with a one-line notice).
+
+Tests: `official_albert.deprecation`.
+"""
 
 import ast
 import pathlib
@@ -77,3 +80,33 @@ def test_old_import_path_forwards_to_the_new_module(old):
   module = __import__(old, fromlist=["main"])
   new = __import__(MOVED[old], fromlist=["main"])
   assert module.main is new.main
+
+
+TESTS = pathlib.Path(__file__).resolve().parent
+
+
+def _tested_modules(path: pathlib.Path):
+  """The dotted names on the `Tests:` line(s) of a test file's docstring."""
+  doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+  _, _, tail = doc.partition("\nTests: ")
+  paragraph = tail.split("\n\n")[0]
+  return [name.strip("`.,") for name in paragraph.split()]
+
+
+def _module_exists(name: str) -> bool:
+  root = PACKAGE.parent.joinpath(*name.split("."))
+  return root.with_suffix(".py").is_file() or (root / "__init__.py").is_file()
+
+
+def test_every_test_file_names_the_modules_it_tests():
+  named = {path.name: _tested_modules(path)
+           for path in sorted(TESTS.glob("test_*.py"))}
+  assert not [f for f, names in named.items() if not names]
+  assert not [(f, n) for f, names in named.items() for n in names
+              if not _module_exists(n)]
+  # Every module of the package is named by some test file, except the
+  # packages' `__init__` and the one-release `python -m` shims.
+  every = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts)
+           for p in PACKAGE.rglob("*.py")
+           if p.name not in ("__init__.py", "__main__.py")}
+  assert every - {n for names in named.values() for n in names} == set()

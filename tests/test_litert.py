@@ -6,6 +6,8 @@ Oracles: the SavedModel each `.tflite` was converted from (float32 within
 dev sentences; the TFLite schema for "builtin ops only". Per-head float32
 parity through `predict` is in test_predict.py (classifier, regression,
 SQuAD v1.1, v2.0 and the beam head), test_race.py and test_tagging.py.
+
+Tests: `official_albert.serving.litert`.
 """
 
 import json

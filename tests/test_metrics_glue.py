@@ -4,6 +4,8 @@ The predictions are simple, deterministic functions of the real dev texts
 (sentence length, word overlap), so the labels and the confusion matrices
 are those of real data; the expected values are computed here from the
 definitions (confusion-matrix formulas, centred products, average ranks).
+
+Tests: `official_albert.metrics.glue`.
 """
 
 import numpy as np

@@ -1,5 +1,8 @@
 """SQuAD scores: hand-computed cases for every normalisation rule, and the
-official scripts (Model Garden's copies) as the oracle on the real dev sets."""
+official scripts (Model Garden's copies) as the oracle on the real dev sets.
+
+Tests: `official_albert.metrics.squad`.
+"""
 
 import json
 

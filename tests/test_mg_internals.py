@@ -1,5 +1,8 @@
 """`official_albert.mg_internals`: fails loudly when Model Garden changes the
-internals it reads (the experiment registry, SQuAD's max-context rule)."""
+internals it reads (the experiment registry, SQuAD's max-context rule).
+
+Tests: `official_albert.mg_internals`.
+"""
 
 import collections
 

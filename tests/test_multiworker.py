@@ -6,6 +6,8 @@ LAMB steps of `task.train_step` on the same real batches: the all-reduced
 update of the two halves must equal the update of the whole batch.
 
 Run as a script, this file is one worker (see `_worker`).
+
+Tests: `official_albert.tasks.pretraining`, `official_albert.training.trainer`.
 """
 
 import argparse

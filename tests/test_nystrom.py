@@ -6,6 +6,8 @@ trained here on the same file and embedded by a small randomly initialised
 `TransformerEncoderBlock` (exact attention with the same weights), HuggingFace
 `NystromformerSelfAttention` (an independent Nyströmformer), and
 `numpy.linalg.pinv`.
+
+Tests: `official_albert.modeling.nystrom`.
 """
 
 import numpy as np

@@ -3,6 +3,8 @@
 PyYAML (YAML 1.1) reads `5e-5` as a string; our loader reads it as a float
 in both the comma form of `--params_override` and YAML files, and still
 rejects real strings in float fields. Python's `float()` is the oracle.
+
+Tests: `official_albert.configs.overrides`.
 """
 
 import pathlib

@@ -5,6 +5,8 @@ same network; with its weights copied into our `AlbertPretrainer` through
 `interop.hf`, every output must agree to float32 round-off. The parameter
 counts of the released sizes are checked against HuggingFace `AlbertModel`
 (built on the meta device, so xxlarge costs no memory) and the paper.
+
+Tests: `official_albert.modeling.albert`, `official_albert.configs.encoders`.
 """
 
 import numpy as np

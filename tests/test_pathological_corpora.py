@@ -6,6 +6,9 @@ files are: Windows line endings, a byte order mark, NUL bytes, whitespace-only
 files, a whole book on one line, very long words, one-token documents, gzip
 bytes. The oracle for a repaired file is the clean file: the same records,
 byte for byte, with the repair counted in metadata.json.
+
+Tests: `official_albert.data.pretraining.create_pretraining_data`,
+`official_albert.data.pretraining.seed_reader`.
 """
 
 import gzip

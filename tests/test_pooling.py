@@ -5,6 +5,9 @@ logits must equal `mean(sequence_output over input_mask) @ kernel + bias`
 computed from the same model's encoder output and classifier weights, on
 real SST-2 batches with padding. "cls" stays the original head, dense on
 the encoder's `pooled_output`.
+
+Tests: `official_albert.modeling.heads`,
+`official_albert.tasks.sentence_prediction`.
 """
 
 import numpy as np

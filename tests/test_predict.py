@@ -13,6 +13,9 @@ directory, from its SavedModel and from its LiteRT float32 model alike
 (probabilities within 1e-4 of the SavedModel's). The beam SQuAD 2.0 head
 (`squad2_beam`) is served like the [CLS] head: the answers and no-answer
 scores of its `predictions.json` and `null_odds.json`.
+
+Tests: `official_albert.serving.predict`, `official_albert.serving.classify`,
+`official_albert.serving.qa`, `official_albert.serving.finetuned`.
 """
 
 import json

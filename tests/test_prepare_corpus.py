@@ -1,4 +1,7 @@
-"""Tests of prepare_corpus on the real WikiText and Gutenberg files."""
+"""Tests of prepare_corpus on the real WikiText and Gutenberg files.
+
+Tests: `official_albert.data.pretraining.prepare_corpus`.
+"""
 
 import collections
 import pathlib

@@ -1,4 +1,7 @@
-"""The training input pipeline mixes shards like the original."""
+"""The training input pipeline mixes shards like the original.
+
+Tests: `official_albert.data.pretraining.pretrain_dataloader`.
+"""
 
 import collections
 

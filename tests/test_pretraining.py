@@ -1,4 +1,8 @@
-"""The albert/pretraining task end to end: records, losses, train.py, checkpoints."""
+"""The albert/pretraining task end to end: records, losses, train.py, checkpoints.
+
+Tests: `official_albert.tasks.pretraining`,
+`official_albert.tasks.checkpoints`.
+"""
 
 import json
 import os

@@ -6,6 +6,13 @@ are recounted from `predictions.jsonl` and the answers in the source JSON.
 The records are checked against the original `race_utils` construction
 (restated here on pieces), the loader's shapes against the records, and
 every bad input against its one-line error.
+
+Tests: `official_albert.tasks.multiple_choice`,
+`official_albert.configs.multiple_choice`,
+`official_albert.data.finetuning.multiple_choice_data`,
+`official_albert.data.finetuning.multiple_choice_dataloader`,
+`official_albert.modeling.multiple_choice`,
+`official_albert.metrics.multiple_choice`, `official_albert.serving.choice`.
 """
 
 import json

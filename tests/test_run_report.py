@@ -1,4 +1,7 @@
-"""The run report: final table and curves of a real (tiny) pretraining run."""
+"""The run report: final table and curves of a real (tiny) pretraining run.
+
+Tests: `official_albert.tools.run_report`, `official_albert.tools.baselines`.
+"""
 
 import json
 import math

@@ -3,6 +3,8 @@
 That two `train.py` runs with one seed give the same metrics and weights, and
 another seed other ones, is checked on real runs in tests/test_sweep.py
 (a sweep's seed runs against a repeat of one of them).
+
+Tests: `official_albert.training.seeding`.
 """
 
 import pytest

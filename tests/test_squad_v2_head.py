@@ -5,6 +5,9 @@ Oracles: the head's math restated in numpy from the original
 (`interop.squad_v2_head`), and the official SQuAD 2.0 script (Model Garden's
 copy) on the predictions `train.py` writes for a real dev-v2.0 slice
 (tests/data/squad), for both heads at equal steps.
+
+Tests: `official_albert.modeling.squad_v2`,
+`official_albert.interop.squad_v2_head`, `official_albert.tasks.squad`.
 """
 
 import json

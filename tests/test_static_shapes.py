@@ -3,6 +3,8 @@
 XLA compiles the train step once per input shape. With `runtime.enable_xla`
 (or a TPU) fine-tuning batches are padded to length-bucket boundaries; the
 compilations are counted from XLA's own log of a real `train.py` run.
+
+Tests: `official_albert.configs.accelerators`.
 """
 
 import json

@@ -8,6 +8,8 @@ the checkpoint (another hidden size, fewer groups) must stop before its
 first step with one `error:` line naming the variables; a matching one must
 start from the checkpoint's weights (checked with a zero learning rate, so
 that the fine-tuned checkpoint still holds them).
+
+Tests: `official_albert.tasks.checkpoints`.
 """
 
 import pathlib

@@ -9,6 +9,10 @@
 * Two sweep processes on one SQLite storage share the points of a TPE
   search.
 * Bad input: one line, exit status 2, no run started.
+
+Tests: `official_albert.sweep.cli`, `official_albert.sweep.space`,
+`official_albert.sweep.runner`, `official_albert.sweep.objective`,
+`official_albert.sweep.report`.
 """
 
 import csv

@@ -7,6 +7,12 @@ at `B-X`, or at `I-X` after `O` or another type, and runs over the `I-X`
 that follow), independent of seqeval. The reader is checked on IOB1 and
 IOB2 versions of the same file, the records on first-piece labels, and each
 bad input on its one-line error.
+
+Tests: `official_albert.tasks.tagging`, `official_albert.configs.tagging`,
+`official_albert.data.finetuning.tagging_data`,
+`official_albert.data.finetuning.tagging_dataloader`,
+`official_albert.modeling.token_classification`,
+`official_albert.metrics.tagging`, `official_albert.serving.tag`.
 """
 
 import json

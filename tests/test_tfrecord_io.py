@@ -4,6 +4,8 @@ Oracle: `tf.train.Example.SerializeToString(deterministic=True)` and
 `tf.io.TFRecordWriter` / `tf.data.TFRecordDataset`, on instances that
 create_pretraining_data builds from real text (assets/corpus/heldout.txt,
 WikiText-2 test).
+
+Tests: `official_albert.data.pretraining.tfrecord_io`.
 """
 
 import random

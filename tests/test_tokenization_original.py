@@ -4,6 +4,8 @@ A 4000-piece vocabulary is trained here on real text (SQuAD, WikiText-2 and
 enwiki slices in tests/data) plus lines of comma-grouped numbers such as
 "52,706,749,", so that it holds digit-comma pieces ("000,", "▁1,") of every
 kind the original `encode_pieces` fix handles.
+
+Tests: `official_albert.data.tokenization`.
 """
 
 import json

@@ -1,4 +1,7 @@
-"""Tests of train_vocab on real seed-format text (Emma, from assets/corpus)."""
+"""Tests of train_vocab on real seed-format text (Emma, from assets/corpus).
+
+Tests: `official_albert.data.pretraining.train_vocab`.
+"""
 
 import pathlib
 import subprocess

@@ -1,6 +1,9 @@
 """`official_albert.training.trainer.AlbertTrainer`: Model Garden's train
 step, with the task's step compiled when `enable_xla` is set on a device
-where Model Garden would not compile it."""
+where Model Garden would not compile it.
+
+Tests: `official_albert.training.trainer`.
+"""
 
 import numpy as np
 import pytest

@@ -5,6 +5,8 @@ made by our CLI from real held-out text (WikiText-2 test, bundled in
 assets/corpus/heldout.txt). Faults: SIGKILL at random moments, a second run
 on the same model_dir, a truncated or deleted newest checkpoint, a learning
 rate that blows the loss up.
+
+Tests: `official_albert.training.run_guard`.
 """
 
 import json

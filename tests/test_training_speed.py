@@ -2,6 +2,9 @@
 
 Oracles: the same update without the option (one big batch, float32 without
 XLA), from the same initial weights on the same real records.
+
+Tests: `official_albert.training.trainer`,
+`official_albert.configs.optimization`.
 """
 
 import pathlib

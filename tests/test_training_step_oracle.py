@@ -16,6 +16,9 @@ The schedule in the oracle is Model Garden's: the warm-up ramps to the rate
 the decay has reached at its end, peak * (1 - warmup / steps), where the
 original ramps to the peak itself (docs/pretraining.md); a test below pins
 that difference.
+
+Tests: `official_albert.tasks.pretraining`,
+`official_albert.configs.optimization`.
 """
 
 import numpy as np
