@@ -54,7 +54,8 @@ from official_albert import errors, io_utils
 from official_albert.configs import encoders, overrides
 from official_albert.data import tokenization
 from official_albert.data.pretraining import train_vocab
-from official_albert.modeling import albert, checkpoints, nystrom
+from official_albert.modeling import albert, nystrom
+from official_albert.tasks import checkpoints
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "corpus" / "wiki.test.raw"
