@@ -1,4 +1,4 @@
-"""Runs an ALBERT experiment: Model Garden's train/eval loop on Orbit.
+r"""Runs an ALBERT experiment: Model Garden's train/eval loop on Orbit.
 
   python train.py --experiment=albert/pretraining --mode=train_and_eval \
     --model_dir=DIR --config_file=configs/models/albert_base_v2.yaml \
@@ -12,6 +12,24 @@ Flags are Model Garden's (`official.common.flags`): --experiment, --mode
 (where TF-Hub modules named by task.hub_module_url are cached). The final config is written to
 `DIR/params.yaml`, the final evaluation metrics to `DIR/metrics.json`.
 Bad input ends with one line `error: ...` and exit status 2.
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  # 20 pretraining steps on the records of create_pretraining_data's example:
+  python train.py --experiment=albert/pretraining --mode=train \
+      --model_dir=/tmp/albert_example/pretrain \
+      --config_file=configs/models/albert_tiny.yaml \
+      --config_file=configs/runtime/cpu.yaml \
+      --config_file=experiments/pretraining/demo.yaml \
+      --params_override="task.train_data.input_path=/tmp/albert_example/records/*.tfrecord,task.train_data.global_batch_size=16,trainer.train_steps=20,trainer.steps_per_loop=10,trainer.checkpoint_interval=20,trainer.validation_interval=0"
+  # SST-2 from that checkpoint, on create_finetuning_data's example records:
+  python train.py --experiment=albert/sentence_prediction \
+      --mode=train_and_eval --model_dir=/tmp/albert_example/sst2_model \
+      --config_file=configs/models/albert_tiny.yaml \
+      --config_file=configs/runtime/cpu.yaml \
+      --config_file=experiments/glue/sst2_demo.yaml \
+      --params_override="task.init_checkpoint=/tmp/albert_example/pretrain,task.train_data.input_path=/tmp/albert_example/sst2/train.tfrecord,task.validation_data.input_path=/tmp/albert_example/sst2/dev.tfrecord,task.train_data.seq_length=64,task.validation_data.seq_length=64,trainer.train_steps=20,trainer.steps_per_loop=10,trainer.checkpoint_interval=20,trainer.validation_interval=20"
 """
 
 import json

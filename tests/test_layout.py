@@ -110,3 +110,30 @@ def test_every_test_file_names_the_modules_it_tests():
            for p in PACKAGE.rglob("*.py")
            if p.name not in ("__init__.py", "__main__.py")}
   assert every - {n for names in named.values() for n in names} == set()
+
+
+# The main entry points, each with a runnable `Example:` on bundled data.
+ENTRY_POINTS = (
+    "train.py", "official_albert/data/pretraining/prepare_corpus.py",
+    "official_albert/data/pretraining/train_vocab.py",
+    "official_albert/data/pretraining/create_pretraining_data.py",
+    "official_albert/data/pretraining/beam_pipeline.py",
+    "official_albert/data/finetuning/create_finetuning_data.py",
+    "official_albert/interop/convert.py", "official_albert/serving/export.py",
+    "official_albert/serving/predict.py", "official_albert/sweep/cli.py")
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_entry_point_example_names_what_exists(entry_point):
+  path = PACKAGE.parent / entry_point
+  doc = ast.get_docstring(ast.parse(path.read_text()))
+  _, found, example = doc.partition("\nExample (on bundled data")
+  assert found, f"{entry_point} has no Example section"
+  words = example.replace("=", " ").replace('"', " ").split()
+  modules = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "-m"]
+  assert modules and all(_module_exists(m) for m in modules) or (
+      "python train.py" in example)
+  # Every repository path the example reads exists (outputs go under /tmp).
+  local = [w for w in words
+           if w.split("/")[0] in ("tests", "configs", "experiments", "assets")]
+  assert all((PACKAGE.parent / w).exists() for w in local), local

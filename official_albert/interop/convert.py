@@ -25,6 +25,12 @@ output is written to a temporary directory beside it, then renamed: locally
 in one step; on an object store, where directories cannot be renamed, file
 by file, so each file appears whole and a reader that sees the directory may
 still miss files for a moment.
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.interop.convert --from ours --to hf \
+      --input /tmp/albert_example/pretrain --output /tmp/albert_example/hf
 """
 
 import argparse

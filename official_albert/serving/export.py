@@ -60,6 +60,13 @@ that splits a digit piece's trailing comma ("▁9," -> "▁9", ",") as a lookup
 from each such piece id to its replacement ids (a function of the piece
 alone). The SentencePiece model file travels as an asset under `assets/`
 (and its bytes inside the tokenizer op).
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.serving.export \
+      --input /tmp/albert_example/sst2_model \
+      --output /tmp/albert_example/sst2_export --seq_length 64
 """
 
 import argparse

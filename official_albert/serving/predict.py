@@ -51,6 +51,14 @@ into the line (see `serving.tag`):
 
 Every command writes its JSONL atomically. `--model`, `--input`,
 `--output` and `--vocab` may be local paths or URLs (`gs://...`).
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.serving.predict classify \
+      --model /tmp/albert_example/sst2_export \
+      --input tests/data/glue/SST-2/test.tsv \
+      --output /tmp/albert_example/sst2_predictions.jsonl
 """
 
 import argparse

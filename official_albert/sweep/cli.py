@@ -1,4 +1,4 @@
-"""Sweeps `--params_override` of one experiment on Optuna, median over seeds.
+r"""Sweeps `--params_override` of one experiment on Optuna, median over seeds.
 
   python -m official_albert.sweep --experiment=albert/sentence_prediction \
     --config_file=configs/models/albert_tiny.yaml \
@@ -30,6 +30,18 @@ SWEEP_DIR may be a URL (gs://bucket/sweep; any scheme tf.io.gfile knows):
 runs, reports and summaries go there, each run's train.log when the run
 ends; the study then needs a --storage off the object store.
 Bad input ends with one line `error: ...` and exit status 2 before any run.
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.sweep --experiment=albert/sentence_prediction \
+      --sweep_dir=/tmp/albert_example/sweep \
+      --config_file=configs/models/albert_tiny.yaml \
+      --config_file=configs/runtime/cpu.yaml \
+      --config_file=experiments/glue/sst2_demo.yaml \
+      --params_override="task.init_checkpoint=/tmp/albert_example/pretrain,task.train_data.input_path=/tmp/albert_example/sst2/train.tfrecord,task.validation_data.input_path=/tmp/albert_example/sst2/dev.tfrecord,task.train_data.seq_length=64,task.validation_data.seq_length=64,trainer.train_steps=20,trainer.steps_per_loop=10,trainer.checkpoint_interval=20,trainer.validation_interval=20" \
+      --grid trainer.optimizer_config.learning_rate.polynomial.initial_learning_rate=1e-4,1e-3 \
+      --seeds 1
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Makes fine-tuning TFRecords: GLUE, a user's table, RACE, CoNLL or SQuAD.
+r"""Makes fine-tuning TFRecords: GLUE, a user's table, RACE, CoNLL or SQuAD.
 
   # A GLUE task in its standard layout (train.tsv, dev.tsv, the unlabelled
   # test.tsv; MNLI's dev_matched.tsv, dev_mismatched.tsv, test_matched.tsv,
@@ -38,6 +38,14 @@ the records moved in and the new metadata.json moved in last, so that a
 metadata.json never describes records of another run.
 Bad input ends with one line `error: ...` naming the file and line (or
 question id) and exit status 2; nothing is skipped silently.
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.data.finetuning.create_finetuning_data \
+      --task sst-2 --input_dir tests/data/glue/SST-2 \
+      --sp_model_file assets/vocab/albert_demo_8k.model \
+      --output_dir /tmp/albert_example/sst2 --max_seq_length 64
 """
 
 import argparse

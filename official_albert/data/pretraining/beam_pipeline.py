@@ -1,4 +1,4 @@
-"""create_pretraining_data as a Beam pipeline, for corpora beyond one machine.
+r"""create_pretraining_data as a Beam pipeline, for corpora beyond one machine.
 
 Usage (DirectRunner on this machine; see docs/data_at_scale.md for Dataflow,
 Flink and Spark):
@@ -42,6 +42,16 @@ Output: a local --output_dir is written atomically as a whole directory
 the DirectRunner or a shared mount). A URL (gs://, hdfs://; any filesystem
 Beam and tf.io both support) is written in place; metadata.json is renamed
 into place last, so its presence marks a complete directory.
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.data.pretraining.beam_pipeline \
+      --input_file /tmp/albert_example/seed.txt \
+      --output_dir /tmp/albert_example/beam_records \
+      --sp_model_file assets/vocab/albert_demo_8k.model --do_lower_case \
+      --max_seq_length 64 --max_predictions_per_seq 10 --dupe_factor 1 \
+      --runner DirectRunner
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Writes ALBERT pretraining TFRecords: SOP pairs with n-gram word masks.
+r"""Writes ALBERT pretraining TFRecords: SOP pairs with n-gram word masks.
 
 Usage:
 
@@ -35,6 +35,15 @@ masked_lm_positions, masked_lm_ids and float masked_lm_weights [max_pred];
 int64 next_sentence_labels [1] holding the SOP label, 1 = swapped), and
 DIR/metadata.json (instance and non-pad token counts, sizes, vocabulary and
 its sha256, files and all settings).
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.data.pretraining.create_pretraining_data \
+      --input_file /tmp/albert_example/seed.txt \
+      --output_dir /tmp/albert_example/records \
+      --sp_model_file assets/vocab/albert_demo_8k.model --do_lower_case \
+      --max_seq_length 64 --max_predictions_per_seq 10 --dupe_factor 1
 """
 
 import argparse

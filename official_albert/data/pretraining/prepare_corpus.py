@@ -1,4 +1,4 @@
-"""Turns raw WikiText, WikiExtractor or Gutenberg text into ALBERT's seed format.
+r"""Turns raw WikiText, WikiExtractor or Gutenberg text into ALBERT's seed format.
 
 The seed format (read by `create_pretraining_data`) has one sentence per line
 and one blank line between documents. Usage:
@@ -40,6 +40,13 @@ itself, because no pretrained Punkt model can be downloaded here; it learns
 abbreviations such as "Mr." and "Mrs." from their frequency. The whole input
 is read into memory for that training. Documents without sentences are
 dropped. The output file is written atomically.
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.data.pretraining.prepare_corpus \
+      --input tests/data/corpus/wiki.valid.raw \
+      --output /tmp/albert_example/seed.txt
 """
 
 import argparse

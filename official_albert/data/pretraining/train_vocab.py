@@ -1,4 +1,4 @@
-"""Trains a SentencePiece unigram vocabulary the way ALBERT's was made.
+r"""Trains a SentencePiece unigram vocabulary the way ALBERT's was made.
 
 Usage:
 
@@ -8,13 +8,20 @@ Usage:
 The trainer settings are those of the original release's README (`spm_train
 --pad_id=0 --unk_id=1 --eos_id=-1 --bos_id=-1
 --control_symbols=[CLS],[SEP],[MASK]
---user_defined_symbols="(,),\\",-,.,–,£,€"
+--user_defined_symbols="(,),\",-,.,–,£,€"
 --shuffle_input_sentence=true --input_sentence_size=10000000
 --character_coverage=0.99995 --model_type=unigram`), so ids 0..4 are `<pad>`,
 `<unk>`, `[CLS]`, `[SEP]`, `[MASK]`. Each non-blank input line is first
 normalised with `tokenization.preprocess_text`, the normalisation
 `AlbertTokenizer` applies at encode time, so the pieces match what the
 tokenizer will see. Writes PREFIX.model and PREFIX.vocab, each atomically.
+
+Example (on bundled data; the examples of train.py, the data commands,
+convert, export, predict and sweep chain through /tmp/albert_example):
+
+  python -m official_albert.data.pretraining.train_vocab \
+      --input /tmp/albert_example/seed.txt \
+      --model_prefix /tmp/albert_example/vocab --vocab_size 2000
 """
 
 import argparse
