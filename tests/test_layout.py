@@ -131,8 +131,8 @@ def test_entry_point_example_names_what_exists(entry_point):
   assert found, f"{entry_point} has no Example section"
   words = example.replace("=", " ").replace('"', " ").split()
   modules = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "-m"]
-  assert modules and all(_module_exists(m) for m in modules) or (
-      "python train.py" in example)
+  if "python train.py" not in example:
+    assert modules and all(_module_exists(m) for m in modules), modules
   # Every repository path the example reads exists (outputs go under /tmp).
   local = [w for w in words
            if w.split("/")[0] in ("tests", "configs", "experiments", "assets")]
