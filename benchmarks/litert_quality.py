@@ -30,7 +30,6 @@ import tensorflow as tf
 
 from official_albert import errors
 from official_albert.data.finetuning import classification_data
-from official_albert.data import tokenization
 from official_albert.metrics import squad as squad_metrics
 from official_albert.serving import classify
 from official_albert.serving import export
@@ -63,13 +62,11 @@ def latency_ms(served: finetuned.Served, ids, calls: int = 300):
 
 def one_example(served: finetuned.Served, text: str, text_b=None):
   """A real example's ids padded to the model's sequence length."""
-  tokenizer = tokenization.AlbertTokenizer(served.vocab, served.lower_case)
   encoded = classification_data.encode_example(
-      tokenizer, classification_data.Example(0, text, text_b, ""),
+      served.tokenizer, classification_data.Example(0, text, text_b, ""),
       served.seq_length)
-  ids = finetuned.pad_batch([encoded], tokenizer.pad_id)
-  return {k: np.pad(v, [(0, 0), (0, served.seq_length - v.shape[1])])
-          for k, v in ids.items()}
+  return finetuned.pad_batch([encoded], served.tokenizer.pad_id,
+                             served.seq_length)
 
 
 def sst2_accuracy(served: finetuned.Served, dev_tsv: pathlib.Path) -> float:
@@ -141,8 +138,8 @@ def main() -> None:
       rows.append((name, form, size_of(path) / 1e6, p50, p95, metric))
       print(f"{name} {form}: {rows[-1][2]:.2f} MB, p50 {p50:.2f} ms, "
             f"p95 {p95:.2f} ms, {metric}", flush=True)
-  print(f"\n| model | form | size (MB) | latency p50 (ms) | p95 (ms) | dev "
-        f"metric |\n|---|---|---|---|---|---|")
+  print("\n| model | form | size (MB) | latency p50 (ms) | p95 (ms) | dev "
+        "metric |\n|---|---|---|---|---|---|")
   for row in rows:
     print("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {} |".format(*row))
 

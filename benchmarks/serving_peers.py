@@ -17,7 +17,6 @@ import numpy as np
 import tensorflow as tf
 
 from official_albert.data.finetuning import classification_data
-from official_albert.data import tokenization
 from official_albert.interop import hf
 from official_albert.interop import ours
 from official_albert.serving import classify
@@ -155,9 +154,8 @@ def run(args) -> None:
   torch_model, tokenizer, served = hf_model(args.model_dir, out)
   # The same weights: HF's logits are ours on our own ids.
   ids = finetuned.pad_batch([classification_data.encode_example(
-      tokenization.AlbertTokenizer(served.vocab),
-      classification_data.Example(0, t, None, ""), 128) for t in texts[:16]],
-                            0)
+      served.tokenizer, classification_data.Example(0, t, None, ""), 128)
+                             for t in texts[:16]], served.tokenizer.pad_id)
   import torch  # pylint: disable=g-import-not-at-top
   with torch.no_grad():
     theirs = torch_model(

@@ -25,7 +25,6 @@ from test_predict import LITERT
 from official_albert import errors
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.data.finetuning import classification_data
-from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.interop import ours
 from official_albert.serving import export
 from official_albert.serving import finetuned
@@ -36,17 +35,15 @@ VOCAB = conftest.REPO / "assets/vocab/albert_demo_8k.model"
 SEQ = 64
 
 
-def _ids(root, rows=40):
-  """Padded ids of the first SST-2 dev sentences, as `predict` makes them."""
-  served = finetuned.load(str(root / "model"))
-  tokenizer = AlbertTokenizer(served.vocab)
+def _ids(root, rows=40, length=128):
+  """Ids of the first SST-2 dev sentences, as `predict` makes them, padded
+  to `length` (None: to the longest)."""
+  tokenizer = finetuned.load(str(root / "model")).tokenizer
   texts = (root / "src/dev.tsv").read_text().splitlines()[1:rows + 1]
   encoded = [classification_data.encode_example(
       tokenizer, classification_data.Example(0, t.split("\t")[0], None, ""),
       128) for t in texts]
-  ids = finetuned.pad_batch(encoded, tokenizer.pad_id)
-  return {k: np.pad(v, [(0, 0), (0, 128 - v.shape[1])])
-          for k, v in ids.items()}
+  return finetuned.pad_batch(encoded, tokenizer.pad_id, length)
 
 
 def _run(path, ids):
@@ -88,7 +85,8 @@ def test_classifier_forms(test_data, tmp_path_factory, tmp_path):
     assert _builtin_only(path), form
     model = litert.LiteRTModel(str(path))
     assert model.signature == "classify"
-    assert model.input_shape == [-1, 128]  # Any batch, fixed length.
+    # Any batch; the float forms any length, int8 the fixed one.
+    assert model.input_shape == [-1, 128 if form == "int8" else -1]
     assert model.info["seq_length"] == 128
     assert model.info["quantization"] == form
     assert model.info["labels"] == ["0", "1"]
@@ -97,6 +95,14 @@ def test_classifier_forms(test_data, tmp_path_factory, tmp_path):
     # The graph's bytes: every form carries the same vocabulary and config.
     sizes[form] = pathlib.Path(path).stat().st_size - sum(
         len(v) for v in model.metadata.values())
+  # The float forms at the batch's own length: the same probabilities as at
+  # 128, with 3-4x fewer positions (padding is masked out of attention).
+  short = _ids(root, length=None)
+  assert short["input_word_ids"].shape[1] < 64
+  for form in ("float32", "dynamic_int8"):
+    np.testing.assert_allclose(_run(forms[form], short)["probabilities"],
+                               _run(forms[form], ids)["probabilities"],
+                               atol=1e-5)
   assert sizes["int8"] < sizes["float32"] / 2.5
   assert sizes["dynamic_int8"] < sizes["float32"] / 2.5
   # Full int8: the graph's activations are int8 tensors.

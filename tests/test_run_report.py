@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 import scipy.stats
-import tensorflow as tf
 
 import conftest
 from official_albert import errors

@@ -11,11 +11,9 @@ import string
 from typing import Dict, List, Optional
 
 import numpy as np
-from tqdm import tqdm
 
 from official_albert import errors
 from official_albert.data.finetuning import multiple_choice_data
-from official_albert.data import tokenization
 from official_albert.serving import finetuned
 
 
@@ -56,7 +54,7 @@ def choose(served: finetuned.Served,
   task = served.params.task
   multiple_choice_data.check_option_counts(
       "--input", questions, task.model.num_classes)
-  tokenizer = tokenization.AlbertTokenizer(served.vocab, served.lower_case)
+  tokenizer = served.tokenizer
   seq_length = seq_length or served.seq_length
   encoded = [multiple_choice_data.encode_question(
       tokenizer, q, seq_length, min(task.max_qa_length, seq_length - 3))
@@ -64,8 +62,8 @@ def choose(served: finetuned.Served,
   order = sorted(range(len(encoded)),
                  key=lambda i: max(map(len, encoded[i]["input_ids"])))
   records: List[Optional[Dict]] = [None] * len(questions)
-  for start in tqdm(range(0, len(order), batch_size), unit="batch",
-                    desc="multiple-choice"):
+  for start in finetuned.batch_starts(len(order), batch_size,
+                                         "multiple-choice"):
     rows = order[start:start + batch_size]
     outputs = served.predict(pad_options([encoded[i] for i in rows],
                                          tokenizer.pad_id))

@@ -10,12 +10,10 @@ batch is padded only to its own longest text, and scored by the model's
 from typing import Dict, List, Optional
 
 import numpy as np
-from tqdm import tqdm
 
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.data.finetuning import classification_data
-from official_albert.data import tokenization
 from official_albert.serving import finetuned
 
 
@@ -76,15 +74,14 @@ def classify(served: finetuned.Served,
   """
   if served.kind != finetuned.CLASSIFIER:
     errors.fail("this model is a SQuAD model; use `predict qa`")
-  tokenizer = tokenization.AlbertTokenizer(served.vocab, served.lower_case)
+  tokenizer = served.tokenizer
   encoded = [classification_data.encode_example(tokenizer, e, seq_length)
              for e in examples]
   # Similar lengths together: less padding per batch.
   order = sorted(range(len(encoded)),
                  key=lambda i: len(encoded[i]["input_ids"]))
   records: List[Optional[Dict]] = [None] * len(examples)
-  for start in tqdm(range(0, len(order), batch_size), unit="batch",
-                    desc="classify"):
+  for start in finetuned.batch_starts(len(order), batch_size, "classify"):
     rows = order[start:start + batch_size]
     outputs = served.predict(finetuned.pad_batch([encoded[i] for i in rows],
                                                  tokenizer.pad_id))

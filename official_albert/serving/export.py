@@ -448,9 +448,11 @@ def export_finetuned(model_dir: str, output: str, vocab: Optional[str] = None,
                         lower_case=served.lower_case, seq_length=seq_length)
     with io_utils.open_file(served.params_path, "rb") as f:
       entries[litert.PARAMS_METADATA] = f.read()
+    beam = served.kind == finetuned.SQUAD and (
+        served.params.task.model.head == "beam")
     return litert.export_forms(tmp, output, litert_forms,
                                finetuned.SIGNATURES[served.kind], shape,
-                               entries, batches)
+                               entries, batches, free_length=not beam)
 
 
 def main(argv=None) -> None:

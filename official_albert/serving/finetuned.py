@@ -16,6 +16,7 @@ and the sequence length. A SavedModel from `serving.export` carries the same
 
 import atexit
 import dataclasses
+import functools
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 # Registers the SentencePiece op of the text signatures, which loading a
 # SavedModel needs.
 import tensorflow_text  # pylint: disable=unused-import
@@ -32,6 +34,7 @@ from official.core import config_definitions as cfg
 from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import overrides
+from official_albert.data import tokenization
 from official_albert.modeling import albert
 from official_albert.serving import litert
 from official_albert.tasks import multiple_choice
@@ -89,6 +92,13 @@ class Served:
   predict: PredictFn
   model: Optional[tf_keras.Model] = None
 
+  @functools.cached_property
+  def tokenizer(self) -> tokenization.AlbertTokenizer:
+    """The model's tokenizer, loaded once: loading the SentencePiece model
+    costs more than a tiny model's forward pass at batch 1 (7 ms against 3
+    ms on the 2-core AMD EPYC), so `predict` must not pay it per call."""
+    return tokenization.AlbertTokenizer(self.vocab, self.lower_case)
+
 
 def classifier_outputs(logits: tf.Tensor, labels: Sequence[str]
                        ) -> Dict[str, tf.Tensor]:
@@ -138,15 +148,28 @@ def head_outputs(kind: str, model: tf_keras.Model,
   return classifier_outputs(outputs, labels)
 
 
-def pad_batch(features: Sequence[Dict[str, Sequence[int]]], pad_id: int
-              ) -> Dict[str, np.ndarray]:
-  """Pads unpadded `input_ids` / `segment_ids` lists to the longest of them.
+def pad_batch(features: Sequence[Dict[str, Sequence[int]]], pad_id: int,
+              length: Optional[int] = None) -> Dict[str, np.ndarray]:
+  """Pads unpadded `input_ids` / `segment_ids` lists to one length.
+
+  Args:
+    features: dicts with `input_ids` and `segment_ids` lists.
+    pad_id: the vocabulary's padding id.
+    length: the length to pad to (None: the longest of `features`), e.g.
+      a fixed-length model's.
 
   Returns:
     int32 `input_word_ids` (padded with `pad_id`), `input_mask` (1 on real
-    tokens) and `input_type_ids` (padded with 0), each `[batch, longest]`.
+    tokens) and `input_type_ids` (padded with 0), each `[batch, length]`.
+
+  Raises:
+    ValueError: if a feature is longer than `length`.
   """
-  length = max(len(f["input_ids"]) for f in features)
+  longest = max(len(f["input_ids"]) for f in features)
+  if length is not None and longest > length:
+    raise ValueError(f"a feature of {longest} ids does not fit length "
+                     f"{length}")
+  length = length or longest
   out = dict(input_word_ids=np.full((len(features), length), pad_id),
              input_mask=np.zeros((len(features), length)),
              input_type_ids=np.zeros((len(features), length)))
@@ -156,6 +179,21 @@ def pad_batch(features: Sequence[Dict[str, Sequence[int]]], pad_id: int
     out["input_mask"][row, :n] = 1
     out["input_type_ids"][row, :n] = feature["segment_ids"]
   return {k: v.astype(np.int32) for k, v in out.items()}
+
+
+def batch_starts(count: int, batch_size: int, desc: str) -> Sequence[int]:
+  """The first row of each batch of `count` rows, with a progress bar when
+  there is more than one batch (a bar costs about 0.6 ms, a fifth of a
+  one-sentence call on a 2-core CPU, and says nothing for one batch).
+
+  Args:
+    count: rows to predict.
+    batch_size: rows per model call.
+    desc: the bar's label (the `predict` mode).
+  """
+  starts = range(0, count, batch_size)
+  return starts if len(starts) <= 1 else tqdm(starts, unit="batch",
+                                               desc=desc)
 
 
 def read_config(params_path: str):

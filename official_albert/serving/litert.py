@@ -3,13 +3,14 @@
 `serving.export --litert float32,dynamic_int8,int8` converts the ids
 signature of the SavedModel it has just written (`encoder`, `classify`,
 `squad`, `multiple_choice` or `tag`) with TensorFlow's own converter
-(`tf.lite.TFLiteConverter`), for any batch size at a fixed length,
-`--seq_length` (`LiteRTModel` pads shorter inputs). Three forms:
+(`tf.lite.TFLiteConverter`), for any batch size. Three forms:
 
-  float32: the SavedModel's float graph.
+  float32: the SavedModel's float graph, for any length up to
+    `--seq_length` (`form_shape`; the SQuAD 2.0 beam head: fixed length).
   dynamic_int8: int8 weights, float activations (`Optimize.DEFAULT`, no
-    data; "dynamic-range quantization").
-  int8: int8 weights and activations (full integer quantization,
+    data; "dynamic-range quantization"); lengths as float32.
+  int8: at the fixed length `--seq_length` (`LiteRTModel` pads shorter
+    inputs); int8 weights and activations (full integer quantization,
     `TFLITE_BUILTINS_INT8` only), calibrated on a representative dataset
     drawn from the task's own training records (`representative_inputs`).
     Ids stay int32 at the inputs and outputs stay float32.
@@ -294,11 +295,12 @@ class LiteRTModel:
       errors.fail(f"an input of {length} pieces is longer than the LiteRT "
                   f"model's {longest}; pass --seq_length {longest} or export "
                   "with a longer --seq_length")
-    pad = [(0, 0)] * (inputs["input_word_ids"].ndim - 1)
-    pad.append((0, self.input_shape[-1] - length if self.input_shape[-1] > 0
-                else 0))
-    return self._runner(**{name: np.pad(np.asarray(inputs[name], np.int32),
-                                        pad) for name in _INPUTS})
+    ids = {name: np.asarray(inputs[name], np.int32) for name in _INPUTS}
+    if 0 < length < self.input_shape[-1]:  # A fixed-length model.
+      pad = [(0, 0)] * (ids["input_word_ids"].ndim - 1)
+      pad.append((0, self.input_shape[-1] - length))
+      ids = {name: np.pad(value, pad) for name, value in ids.items()}
+    return self._runner(**ids)
 
 
 def record_inputs(pattern: str, count: int, seq_length: int) -> List[Inputs]:
@@ -335,10 +337,34 @@ def record_inputs(pattern: str, count: int, seq_length: int) -> List[Inputs]:
   return batches
 
 
+def form_shape(input_shape: Sequence, quantization: str,
+               free_length: bool = True) -> List:
+  """The input shape a form is converted at.
+
+  The float forms take any length (the last axis is left free, so a
+  sentence of 15 pieces costs 15 positions, not `seq_length`; `LiteRTModel`
+  still refuses inputs longer than the recorded `seq_length`). `int8` keeps
+  the fixed length: int8-only accelerators (Edge TPU, NPUs) compile static
+  shapes, and it is calibrated at that length.
+
+  Args:
+    input_shape: the fixed-length shape, e.g. `[None, seq_length]`.
+    quantization: one of `QUANTIZATIONS`.
+    free_length: False for a graph that needs a static length to stay in
+      TFLite's builtins (the SQuAD 2.0 beam head: at a free length Model
+      Garden's span labeling converts to `Einsum` and a new-axis
+      `StridedSlice`, which are not builtins).
+  """
+  if quantization == INT8 or not free_length:
+    return list(input_shape)
+  return [*input_shape[:-1], None]
+
+
 def export_forms(saved_model: str, output: str, forms: Sequence[str],
                  signature: str, input_shape: Sequence,
                  entries: Dict[str, bytes],
-                 representative: Optional[List[Inputs]]) -> List[str]:
+                 representative: Optional[List[Inputs]],
+                 free_length: bool = True) -> List[str]:
   """Converts each LiteRT form of a SavedModel signature, then writes them.
 
   Args:
@@ -352,6 +378,7 @@ def export_forms(saved_model: str, output: str, forms: Sequence[str],
       form's `quantization`.
     representative: calibration batches, needed for `int8` (see `convert`;
       read before anything is written, so that bad records fail first).
+    free_length: see `form_shape`.
 
   Returns:
     The paths written, in `forms` order.
@@ -359,7 +386,8 @@ def export_forms(saved_model: str, output: str, forms: Sequence[str],
   info = json.loads(entries.get(INFO_METADATA, b"{}"))
   loaded = tf.saved_model.load(saved_model)
   flatbuffers = [add_metadata(
-      convert(loaded, signature, input_shape, form, representative),
+      convert(loaded, signature, form_shape(input_shape, form, free_length),
+              form, representative),
       dict(entries, **{INFO_METADATA: json.dumps(
           dict(info, quantization=form)).encode()})) for form in forms]
   paths = [output_path(output, form) for form in forms]

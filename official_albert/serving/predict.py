@@ -67,7 +67,6 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from official_albert import errors
 from official_albert import io_utils
@@ -193,8 +192,7 @@ def fill_mask(mlm: MlmFn, tokenizer: AlbertTokenizer, texts: Sequence[str],
       errors.fail(f"input line {number} {e}; mark the words to predict "
                   f"with {MASK}")
   records = []
-  for start in tqdm(range(0, len(lines), batch_size), unit="batch",
-                    desc="fill-mask"):
+  for start in finetuned.batch_starts(len(lines), batch_size, "fill-mask"):
     chunk = encoded[start:start + batch_size]
     inputs = batch_inputs(chunk, tokenizer.pad_id, tokenizer.mask_id)
     probs = tf.nn.softmax(mlm(inputs)).numpy()

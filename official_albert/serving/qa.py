@@ -18,7 +18,6 @@ from typing import Dict, Iterator, List, Tuple
 import numpy as np
 from official.nlp.data import squad_lib_sp
 from official.nlp.tasks import question_answering
-from tqdm import tqdm
 
 from official_albert import errors
 from official_albert import io_utils
@@ -156,14 +155,13 @@ def answer(served: finetuned.Served,
     errors.fail("this model is a classifier; use `predict classify`")
   config = served.params.task
   data = config.validation_data
-  tokenizer = tokenization.AlbertTokenizer(served.vocab, served.lower_case)
+  tokenizer = served.tokenizer
   features = []
   squad_data.convert_examples(examples, tokenizer, data.seq_length,
                               data.doc_stride, data.query_length, False,
                               features.append)
   results = {}
-  for start in tqdm(range(0, len(features), batch_size), unit="batch",
-                    desc="qa"):
+  for start in finetuned.batch_starts(len(features), batch_size, "qa"):
     chunk = features[start:start + batch_size]
     outputs = served.predict(finetuned.pad_batch(
         [dict(input_ids=f.input_ids, segment_ids=f.segment_ids)

@@ -14,11 +14,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 from seqeval.metrics import sequence_labeling
-from tqdm import tqdm
 
 from official_albert import errors
 from official_albert.data.finetuning import tagging_data
-from official_albert.data import tokenization
 from official_albert.serving import finetuned
 
 
@@ -46,7 +44,7 @@ def tag_lines(served: finetuned.Served, lines: List[str], batch_size: int,
   if "O" not in served.labels:
     errors.fail(f"the model's tags {served.labels} have no 'O'; it was not "
                 "trained on IOB tags")
-  tokenizer = tokenization.AlbertTokenizer(served.vocab, served.lower_case)
+  tokenizer = served.tokenizer
   seq_length = seq_length or served.seq_length
   texts = [(n, t) for n, t in enumerate(lines, 1) if t.strip()]
   spans = [[m.span() for m in re.finditer(r"\S+", t)] for _, t in texts]
@@ -57,8 +55,7 @@ def tag_lines(served: finetuned.Served, lines: List[str], batch_size: int,
     windows += [(i, w) for w in tagging_data.encode_sentence(
         tokenizer, sentence, served.labels, seq_length)]
   tags = [[] for _ in texts]
-  for start in tqdm(range(0, len(windows), batch_size), unit="batch",
-                    desc="tag"):
+  for start in finetuned.batch_starts(len(windows), batch_size, "tag"):
     chunk = windows[start:start + batch_size]
     outputs = served.predict(finetuned.pad_batch(
         [dict(input_ids=w["input_ids"], segment_ids=[0] * len(w["input_ids"]))
