@@ -323,3 +323,26 @@ def test_predict_needs_a_finetuned_model(hf_model_dir, tmp_path):
     predict.main(["classify", "--model", str(model_dir), "--input",
                   str(tmp_path / "in.txt"), "--output",
                   str(tmp_path / "o.jsonl")])
+
+
+def test_pad_batch_and_batch_starts():
+  """Padding to the longest or to a given length (a fixed-length model's),
+  and a progress bar only when there is more than one batch."""
+  features = [dict(input_ids=[2, 7, 3], segment_ids=[0, 0, 0]),
+              dict(input_ids=[2, 8, 3, 9, 3], segment_ids=[0, 0, 0, 1, 1])]
+  ids = finetuned.pad_batch(features, 0)
+  np.testing.assert_array_equal(ids["input_word_ids"],
+                                [[2, 7, 3, 0, 0], [2, 8, 3, 9, 3]])
+  np.testing.assert_array_equal(ids["input_mask"].sum(1), [3, 5])
+  np.testing.assert_array_equal(ids["input_type_ids"][1], [0, 0, 0, 1, 1])
+  assert {v.dtype for v in ids.values()} == {np.int32}
+  fixed = finetuned.pad_batch(features, 0, 8)
+  assert fixed["input_word_ids"].shape == (2, 8)
+  np.testing.assert_array_equal(fixed["input_word_ids"][:, :5],
+                                ids["input_word_ids"])
+  with pytest.raises(ValueError, match="5 ids does not fit length 4"):
+    finetuned.pad_batch(features, 0, 4)
+  assert list(finetuned.batch_starts(5, 8, "classify")) == [0]
+  assert isinstance(finetuned.batch_starts(5, 8, "classify"), range)
+  bar = finetuned.batch_starts(20, 8, "classify")
+  assert not isinstance(bar, range) and list(bar) == [0, 8, 16]
