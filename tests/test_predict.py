@@ -335,7 +335,7 @@ def test_pad_batch_and_batch_starts():
                                 [[2, 7, 3, 0, 0], [2, 8, 3, 9, 3]])
   np.testing.assert_array_equal(ids["input_mask"].sum(1), [3, 5])
   np.testing.assert_array_equal(ids["input_type_ids"][1], [0, 0, 0, 1, 1])
-  assert {v.dtype for v in ids.values()} == {np.int32}
+  assert {v.dtype for v in ids.values()} == {np.dtype(np.int32)}
   fixed = finetuned.pad_batch(features, 0, 8)
   assert fixed["input_word_ids"].shape == (2, 8)
   np.testing.assert_array_equal(fixed["input_word_ids"][:, :5],
