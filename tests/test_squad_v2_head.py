@@ -7,7 +7,8 @@ copy) on the predictions `train.py` writes for a real dev-v2.0 slice
 (tests/data/squad), for both heads at equal steps.
 
 Tests: `official_albert.modeling.squad_v2`,
-`official_albert.interop.squad_v2_head`, `official_albert.tasks.squad`.
+`official_albert.interop.squad_v2_head`, `official_albert.interop.convert`,
+`official_albert.tasks.squad`.
 """
 
 import json
@@ -26,8 +27,12 @@ from official_albert.data.finetuning import create_finetuning_data
 from official_albert.data.finetuning import squad_data
 from official_albert.data import tokenization
 from official_albert.errors import UserError
+from official_albert.interop import convert
+from official_albert.interop import ours
 from official_albert.interop import squad_v2_head
+from official_albert.interop import tf1
 from official_albert.modeling import squad_v2
+from official_albert.serving import finetuned
 from official_albert.tasks import squad
 from test_finetune_tasks import _trainer_yaml  # pylint: disable=g-bad-import-order
 
@@ -36,11 +41,11 @@ VOCAB = str(REPO / "assets/vocab/albert_demo_8k.model")
 TINY = str(REPO / "configs/models/albert_tiny.yaml")
 
 
-def _model(seed=0):
+def _model(seed=0, vocab_size=100):
   tf.keras.utils.set_random_seed(seed)
   encoder = encoders.build_encoder(encoders.AlbertEncoderConfig(
-      vocab_size=100, embedding_size=8, hidden_size=16, num_hidden_layers=1,
-      num_attention_heads=2, intermediate_size=32))
+      vocab_size=vocab_size, embedding_size=8, hidden_size=16,
+      num_hidden_layers=1, num_attention_heads=2, intermediate_size=32))
   return squad_v2.AlbertSquadV2Labeler(encoder)
 
 
@@ -147,6 +152,52 @@ def test_original_names_round_trip(tmp_path):
   del head_part["answer_class/dense_1/kernel"]
   with pytest.raises(UserError, match=r"lacks .*answer_class/dense_1/kernel"):
     squad_v2_head.from_original(target, head_part, prefix)
+
+
+def test_convert_cli_both_ways(tmp_path, capsys):
+  """`convert --from tf1 --to ours` turns a run_squad_v2.py checkpoint into a
+  model directory that `predict` serves with the original's outputs, and
+  `--from ours --to tf1` gives back every variable under its name."""
+  model = _model(0, vocab_size=8000)
+  inputs = _inputs()
+  want = model(inputs, training=False)
+  original = tmp_path / "original"
+  tf1.save(str(original), ours.config_of(model.encoder), ours.read(
+      model.encoder), VOCAB, head=squad_v2_head.to_original(model))
+  names = tf.train.load_checkpoint(str(original / "model.ckpt"))
+  assert set(squad_v2_head.NAMES) <= set(names.get_variable_to_shape_map())
+  run = lambda *a: convert.main(list(a))
+  run("--from", "tf1", "--to", "ours", "--input", str(original),
+      "--output", str(tmp_path / "model"))
+  served = finetuned.load(str(tmp_path / "model"))
+  assert served.kind == finetuned.SQUAD and served.params.task.model.head == (
+      "beam")
+  got = served.predict(inputs)
+  for key in finetuned.BEAM_OUTPUTS:
+    np.testing.assert_allclose(got[key], want[key], atol=1e-6)
+  run("--from", "ours", "--to", "tf1", "--input", str(tmp_path / "model"),
+      "--output", str(tmp_path / "back"))
+  back = tf.train.load_checkpoint(str(tmp_path / "back/model.ckpt"))
+  shapes = names.get_variable_to_shape_map()
+  assert back.get_variable_to_shape_map() == shapes
+  for name in shapes:
+    np.testing.assert_array_equal(back.get_tensor(name), names.get_tensor(name))
+  assert (tmp_path / "back/spiece.model").read_bytes() == pathlib.Path(
+      VOCAB).read_bytes()
+  # A fine-tuned input goes to its pair only; the [CLS] head has no
+  # original names.
+  with pytest.raises(UserError, match="converts only --to tf1"):
+    run("--from", "ours", "--to", "hf", "--input", str(tmp_path / "model"),
+        "--output", str(tmp_path / "x"))
+  with pytest.raises(UserError, match="convert it --to ours"):
+    run("--from", "tf1", "--to", "hf", "--input", str(original),
+        "--output", str(tmp_path / "x"))
+  params = tmp_path / "model/params.yaml"
+  params.write_text(params.read_text().replace("head: beam", "head: cls"))
+  with pytest.raises(UserError, match="task.model.head=beam"):
+    run("--from", "ours", "--to", "tf1", "--input", str(tmp_path / "model"),
+        "--output", str(tmp_path / "x"))
+  assert not (tmp_path / "x").exists()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,12 @@ Formats (each a directory; see the module of each):
                 model.weights.h5, tokenizer with assets/tokenizer/
                 vocabulary.spm); encoder only (see interop/kerashub.py)
 
+The SQuAD 2.0 beam head (the original `run_squad_v2.py`'s) converts too, see
+`interop/squad_v2_head.py`: `--from tf1 --to ours` on a checkpoint that has
+it writes a fine-tuned model directory (what `train.py --experiment=
+albert/squad` with `task.model.head=beam` writes), and `--from ours --to
+tf1` on such a directory writes the head under the original names.
+
 Every input is checked against its config: missing, unexpected or mis-shaped
 variables are reported by name and nothing is written.
 
@@ -44,6 +50,7 @@ from official_albert.interop import kerashub
 from official_albert.interop import layout
 from official_albert.interop import model_garden
 from official_albert.interop import ours
+from official_albert.interop import squad_v2_head
 from official_albert.interop import tf1
 
 _READERS = {
@@ -114,12 +121,34 @@ def convert(source: str, target: str, input_path: str, output_path: str,
       have none beside them.
     vocab: a SentencePiece model to ship instead of the input's own.
 
+  A fine-tuned SQuAD 2.0 beam model directory (`--from ours`) and a
+  `run_squad_v2.py` checkpoint (`--from tf1`) go through `squad_v2_head`
+  (see the module docstring).
+
   Raises:
     errors.UserError: on a missing input, an existing output, a config or
-      vocabulary that does not exist or does not fit, or a mismatch between
-      the weights and the config.
+      vocabulary that does not exist or does not fit, a mismatch between
+      the weights and the config, or a fine-tuned input with another target
+      than its pair (ours <-> tf1).
   """
   check_output(output_path, vocab)
+  if source == "ours" and squad_v2_head.is_squad_model_dir(input_path):
+    if target != "tf1":
+      errors.fail(f"{input_path} is a fine-tuned SQuAD model directory; it "
+                  "converts only --to tf1 (the SQuAD 2.0 beam head's "
+                  "original names)")
+    squad_v2_head.finetuned_to_tf1(input_path, output_path, vocab)
+    return
+  exists = io_utils.exists(input_path) or io_utils.exists(
+      input_path + ".index")
+  if source == "tf1" and exists and squad_v2_head.has_head(input_path):
+    if target != "ours":
+      errors.fail(f"{input_path} is a run_squad_v2.py checkpoint (it has the "
+                  "SQuAD 2.0 head); convert it --to ours, which writes a "
+                  "fine-tuned model directory")
+    squad_v2_head.tf1_to_finetuned(input_path, output_path, config_path,
+                                   vocab)
+    return
   config, weights, input_vocab = read(source, input_path, config_path)
   _WRITERS[target](output_path, config, weights, vocab or input_vocab)
 

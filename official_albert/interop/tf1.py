@@ -7,7 +7,7 @@ interchange names of `layout` as they are; on reading, optimizer slots
 prefix is removed.
 """
 
-from typing import Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -22,7 +22,8 @@ _IGNORED_NAMES = ("global_step",)
 _HUB_PREFIX = "module/"
 
 
-def read_weights(path: str, config: AlbertEncoderConfig) -> layout.Weights:
+def read_weights(path: str, config: AlbertEncoderConfig,
+                 exclude: Sequence[str] = ()) -> layout.Weights:
   """Reads TF1 variables into the interchange layout and checks them.
 
   When E == H the original release has no E->H projection; an identity
@@ -31,6 +32,8 @@ def read_weights(path: str, config: AlbertEncoderConfig) -> layout.Weights:
   Args:
     path: a checkpoint prefix, or a directory with one checkpoint.
     config: the model's sizes.
+    exclude: name prefixes to leave out (a fine-tuning head's, read
+      elsewhere).
 
   Returns:
     TF1 name -> float32 array.
@@ -43,7 +46,8 @@ def read_weights(path: str, config: AlbertEncoderConfig) -> layout.Weights:
   reader = layout.checkpoint_reader(prefix)
   weights = {}
   for name in reader.get_variable_to_shape_map():
-    if name.endswith(_IGNORED_SUFFIXES) or name in _IGNORED_NAMES:
+    if (name.endswith(_IGNORED_SUFFIXES) or name in _IGNORED_NAMES
+        or name.startswith(tuple(exclude))):
       continue
     key = name[len(_HUB_PREFIX):] if name.startswith(_HUB_PREFIX) else name
     weights[key] = np.asarray(reader.get_tensor(name), np.float32)
@@ -78,7 +82,8 @@ def load(path: str, config_path: Optional[str] = None
 
 
 def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
-         vocab: Optional[str] = None) -> None:
+         vocab: Optional[str] = None,
+         head: Optional[Dict[str, np.ndarray]] = None) -> None:
   """Writes a release-style directory, atomically.
 
   `<path>/model.ckpt*` (the exact TF1 names, readable by the original code,
@@ -86,12 +91,20 @@ def save(path: str, config: AlbertEncoderConfig, weights: layout.Weights,
   `tf.train.load_checkpoint`), `<path>/albert_config.json` and
   `<path>/spiece.model`.
 
+  Args:
+    path: the directory to create.
+    config: the model's sizes.
+    weights: the encoder (and pretraining heads) in the interchange layout.
+    vocab: the SentencePiece model to copy in.
+    head: a fine-tuning head's variables under their original names, written
+      beside the encoder's (`interop.squad_v2_head`).
+
   Raises:
     errors.UserError: if `weights` does not match `config`.
   """
   layout.check(weights, config, "the weights to export")
   variables = {name: tf.Variable(value, name=name.replace("/", "_"))
-               for name, value in weights.items()}
+               for name, value in {**weights, **(head or {})}.items()}
   with layout.output_directory(path, vocab) as tmp:
     tf.compat.v1.train.Saver(var_list=variables, save_relative_paths=True).save(
         None, io_utils.join(tmp, CHECKPOINT), write_meta_graph=False)
