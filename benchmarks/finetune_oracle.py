@@ -76,7 +76,8 @@ INITS = ("pretrained", "scratch")
 
 
 def study_override(task: str, steps: int, seed: int, records: str,
-                   init_checkpoint: str = "", pooling: str = "cls") -> str:
+                   init_checkpoint: str = "", pooling: str = "cls",
+                   train_file: str = "train.tfrecord") -> str:
   """The `--params_override` of one small-study fine-tuning run.
 
   Args:
@@ -86,6 +87,8 @@ def study_override(task: str, steps: int, seed: int, records: str,
     records: directory with the task's `train.tfrecord` and `dev.tfrecord`.
     init_checkpoint: a pretraining model_dir, or "" for scratch.
     pooling: `task.model.pooling`, "cls" or "mean".
+    train_file: the training records' file name in `records` (a subset's,
+      for `benchmarks.learning_curves`).
 
   Returns:
     The override string, as `scripts/reproduce_small.sh` builds it.
@@ -99,7 +102,7 @@ def study_override(task: str, steps: int, seed: int, records: str,
       f"task.metric_type={metric}", f"task.model.num_classes={classes}",
       f"task.train_data.label_type={label}",
       f"task.validation_data.label_type={label}",
-      f"task.train_data.input_path={records}/train.tfrecord",
+      f"task.train_data.input_path={records}/{train_file}",
       f"task.validation_data.input_path={records}/dev.tfrecord",
       f"task.model.pooling={pooling}"]
   return ",".join(parts)
