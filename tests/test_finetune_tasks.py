@@ -14,6 +14,7 @@ Tests: `official_albert.tasks.sentence_prediction`,
 import json
 import pathlib
 
+import conftest
 import numpy as np
 import pytest
 from sklearn import metrics as sklearn_metrics
@@ -304,3 +305,18 @@ def test_squad_recipes(version):
   steps = params.trainer.train_steps
   assert opt.warmup.linear.warmup_steps == round(0.1 * steps)
   assert isinstance(params.task, finetuning.SquadConfig)
+
+
+def test_training_batches_draw_from_the_whole_file(tmp_path):
+  """The default shuffle spans the file: fine-tuning files are often ordered
+  (STS-B by genre), and Model Garden's 100-record buffer would feed the
+  first batches from the first ~130 records only."""
+  records = conftest.make_sst2_records(tmp_path, 128)
+  config = finetune_dataloader.FinetuneDataConfig(
+      input_path=str(records / "train.tfrecord"), seq_length=128,
+      global_batch_size=32, is_training=True, seed=1)
+  first = next(iter(finetune_dataloader.FinetuneDataLoader(config).load()))
+  ids = first["example_id"].numpy()
+  # 256 records: a 100-record buffer gives ids < 132 only; a full shuffle
+  # draws half of them from the second half of the file.
+  assert (ids >= 132).sum() >= 8
