@@ -362,3 +362,24 @@ def output_directory(path: str, vocab: Optional[str]) -> Iterator[str]:
     if vocab:
       io_utils.copy(vocab, io_utils.join(tmp, VOCAB_FILE))
     yield tmp
+
+
+def restore_model(model: tf.Module, path: str, what: str) -> None:
+  """Restores a built `model` from the object checkpoint `path` (root object
+  `model`, as `train.py` writes it), every model variable matched.
+
+  Args:
+    model: the built model.
+    path: a checkpoint prefix.
+    what: what the model was built from, for the message (e.g. its
+      `params.yaml`).
+
+  Raises:
+    errors.UserError: if a model variable is not in the checkpoint.
+  """
+  status = tf.train.Checkpoint(model=model).read(path)
+  try:
+    status.expect_partial().assert_existing_objects_matched()
+  except AssertionError as e:
+    errors.fail(f"checkpoint {path} does not fit the model of {what}: "
+                f"{str(e).splitlines()[0][:200]}")

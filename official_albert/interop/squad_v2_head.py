@@ -180,12 +180,7 @@ def read_finetuned(model_dir: str) -> Tuple[AlbertEncoderConfig,
   if not path:
     errors.fail(f"no checkpoint in {model_dir}; train the model first")
   model = _labeler(config)
-  status = tf.train.Checkpoint(model=model).read(path)
-  try:
-    status.expect_partial().assert_existing_objects_matched()
-  except AssertionError as e:
-    errors.fail(f"checkpoint {path} does not fit {params_path}: "
-                f"{str(e).splitlines()[0][:200]}")
+  layout.restore_model(model, path, params_path)
   vocab = (task.get("validation_data") or {}).get("vocab_file") or None
   return config, ours.read(model.encoder), to_original(model), vocab
 

@@ -35,6 +35,7 @@ from official_albert import errors
 from official_albert import io_utils
 from official_albert.configs import overrides
 from official_albert.data import tokenization
+from official_albert.interop import layout
 from official_albert.modeling import albert
 from official_albert.serving import litert
 from official_albert.tasks import multiple_choice
@@ -268,12 +269,7 @@ def build_model(kind: str, params, model_dir: str) -> tf_keras.Model:
   if kind == MULTIPLE_CHOICE:  # One option.
     dummy = {k: v[:, None] for k, v in dummy.items()}
   model(dummy)
-  status = tf.train.Checkpoint(model=model).read(path)
-  try:
-    status.expect_partial().assert_existing_objects_matched()
-  except AssertionError as e:
-    errors.fail(f"checkpoint {path} does not fit the model of "
-                f"{PARAMS_FILE}: {str(e).splitlines()[0][:200]}")
+  layout.restore_model(model, path, PARAMS_FILE)
   return model
 
 
