@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 STEPS = 3
+HEARTBEAT_MS = 300_000
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -37,11 +38,24 @@ def _worker(records: str, out: str, ports, index: int) -> None:
   import test_training_speed as speed
   from official_albert.tasks import pretraining as pretraining_task
 
+  # Each worker's coordination service client must answer a heartbeat
+  # every 10 s by default; on a loaded 2-core CI machine (this test beside
+  # another, three TF processes) one missed it and the run aborted. The
+  # strategy keeps a service configured before it (context private API).
+  from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+  from tensorflow.python.eager import context
+  context.context().configure_coordination_service(
+      service_type="standalone", service_leader="/job:worker/replica:0/task:0",
+      heartbeat_timeout_in_ms=HEARTBEAT_MS, coordinated_jobs=[
+          coordination_config_pb2.CoordinatedJob(name="worker",
+                                                 num_tasks=len(ports))])
   params = speed.tiny_params(records)
   params.runtime.distribution_strategy = "multi_worker_mirrored"
   strategy = distribute_utils.get_distribution_strategy(
       distribution_strategy=params.runtime.distribution_strategy,
       all_reduce_alg=params.runtime.all_reduce_alg)
+  assert (context.context().coordination_service.heartbeat_timeout_in_ms
+          == HEARTBEAT_MS)
   batches = speed.fixed_batches(params, STEPS)  # Global batches of 8.
   per_replica = speed.BATCH // strategy.num_replicas_in_sync
   tf_keras.utils.set_random_seed(0)  # Same initial weights in every run.

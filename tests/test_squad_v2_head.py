@@ -268,30 +268,68 @@ def test_the_beam_head_is_its_own_task_on_model_gardens_xlnet_task():
   assert type(cls_task) is squad.SquadTask  # pylint: disable=unidiomatic-typecheck
 
 
-def _beam_decode(tmp_path, context, spans):
-  """`decode_answers` (beam head, k=2) of one question on `context`, with
-  beam results whose start/end candidates are `spans` (piece positions in
-  the window), best first."""
+def _decode(tmp_path, contexts, head, results):
+  """`decode_answers` (v2.0, `head`, n-best 2) of one question per context,
+  with `results(features)` for their windows (one each)."""
   path = tmp_path / "q.json"
   path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "t",
       "paragraphs": [{"context": context, "qas": [
-          {"id": "q1", "question": "When?", "answers": [],
-           "is_impossible": True}]}]}]}))
+          {"id": f"q{i}", "question": "When?", "answers": [],
+           "is_impossible": True}]} for i, context in enumerate(contexts)]}]}))
   examples = squad_data.read_examples(str(path), False, True)
   features = []
   squad_data.convert_examples(
       examples, tokenization.AlbertTokenizer(str(VOCAB)), 64, 32, 16, False,
       features.append)
+  assert len(features) == len(contexts)
   config = overrides.parse_configuration("albert/squad", None, (
-      "task.model.head=beam,task.model.start_n_top=2,task.model.end_n_top=2,"
+      f"task.model.head={head},task.model.start_n_top=2,"
+      "task.model.end_n_top=2,task.n_best_size=2,"
       "task.validation_data.version_2_with_negative=true")).task
+  return features, squad.decode_answers(config, examples, features,
+                                        results(features))
+
+
+def _beam_decode(tmp_path, context, spans):
+  """`_decode` (beam head) of one question on `context`, with beam results
+  whose start/end candidates are `spans` (piece positions in the window),
+  best first."""
   (s1, e1), (s2, e2) = spans
-  result = question_answering.RawAggregatedResult(
-      unique_id=features[0].unique_id, start_logits=[-1.0, -2.0],
-      end_logits=[-1.0, -1.5, -2.0, -2.5], start_indexes=[s1, s2],
-      end_indexes=[e1, e1, e2, e2], class_logits=-5.0)
-  return features[0], squad.decode_answers(config, examples, features,
-                                           [result])
+  features, decoded = _decode(tmp_path, [context], "beam", lambda f: [
+      question_answering.RawAggregatedResult(
+          unique_id=f[0].unique_id, start_logits=[-1.0, -2.0],
+          end_logits=[-1.0, -1.5, -2.0, -2.5], start_indexes=[s1, s2],
+          end_indexes=[e1, e1, e2, e2], class_logits=-5.0)])
+  return features[0], decoded
+
+
+def test_cls_decoding_answers_a_question_without_a_valid_span(tmp_path):
+  # Model Garden's v2.0 decoding asserted when no n-best start x end pair of
+  # a question was a valid span (a CI run with a briefly trained model hit
+  # it). Question q0's best starts are in the question, q1's make a span.
+  def results(features):
+    out = []
+    for feature in features:
+      start, end = np.full((2, len(feature.input_ids)), -9.0, np.float32)
+      start[0], end[0] = 1.0, 0.5  # The [CLS] no-answer span: 1.5.
+      doc = feature.tokens.index("[SEP]") + 1
+      if feature.example_index == 0:
+        start[1:3] = 2.0  # In the question: invalid.
+      else:
+        start[doc], end[doc + 1] = 3.0, 2.0
+      out.append(question_answering.RawAggregatedResult(
+          unique_id=feature.unique_id, start_logits=start, end_logits=end))
+    return out
+  contexts = ["The war ended in 1990.", "Peace came in 1991."]
+  features, (predictions, nbest, null_diffs) = _decode(
+      tmp_path, contexts, "cls", results)
+  assert predictions["q0"] == "" and nbest["q0"] == [squad.NO_SPAN_NBEST]
+  assert null_diffs["q0"] == pytest.approx(1.5)
+  doc = features[1].tokens.index("[SEP]") + 1
+  assert features[1].tokens[doc:doc + 2] == ["▁peace", "▁came"]
+  assert predictions["q1"] == "Peace came"  # The original text.
+  assert null_diffs["q1"] == pytest.approx(1.5 - 5.0)
+  assert [e["text"] for e in nbest["q1"]][0] == predictions["q1"]
 
 
 def test_beam_decoding_never_answers_with_a_bare_space(tmp_path):
@@ -305,9 +343,9 @@ def test_beam_decoding_never_answers_with_a_bare_space(tmp_path):
   assert len(bare) == 2 and feature.tokens[bare[0] + 1] == "("
   _, (predictions, _, _) = _beam_decode(
       tmp_path, context, [(bare[0], bare[0]), (bare[1], bare[1])])
-  assert predictions == {"q1": ""}  # No valid span left: no answer.
+  assert predictions == {"q0": ""}  # No valid span left: no answer.
   # A bare "▁" may still end a span that starts on text.
   _, (predictions, nbest, _) = _beam_decode(
       tmp_path, context, [(bare[0], bare[0]), (bare[0] - 1, bare[0])])
-  assert predictions == {"q1": "war"}
-  assert [e["text"] for e in nbest["q1"]] == ["war"]
+  assert predictions == {"q0": "war"}
+  assert [e["text"] for e in nbest["q0"]] == ["war"]

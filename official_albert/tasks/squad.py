@@ -28,6 +28,7 @@ answer text), `nbest_predictions.json`, and for v2.0 `null_odds.json`
 import copy
 import dataclasses
 import json
+import math
 import os
 from typing import Dict, Sequence
 
@@ -50,7 +51,7 @@ from official_albert.tasks import hub_encoder
 
 CLS = "cls"
 BEAM = "beam"
-# Model Garden's n-best for a question without a valid span (beam head):
+# Model Garden's n-best for a question without a valid span (its nonce):
 # such a question is answered "".
 NO_SPAN_NBEST = {"text": "empty", "probability": 1.0, "start_logit": 0.0,
                  "end_logit": 0.0}
@@ -72,6 +73,10 @@ def decode_answers(config: finetuning.SquadConfig,
   Model Garden's `squad_lib_sp.postprocess_output` with the task's settings
   (`n_best_size`, `max_answer_length`, v2.0 and its no-answer threshold);
   `serving.predict qa` calls it too, so served answers are the evaluation's.
+  Spans start only on pieces with text. In v2.0 a question with no valid
+  span among its n-best starts x ends gets "", the n-best `NO_SPAN_NBEST`
+  and, for its score difference, its no-answer score (the original
+  `run_squad.py` scores its nonce span 0).
 
   Args:
     config: the task config.
@@ -95,11 +100,63 @@ def decode_answers(config: finetuning.SquadConfig,
   results = [dataclasses.replace(
       r, start_logits=r.start_logits[:lengths[r.unique_id]],
       end_logits=r.end_logits[:lengths[r.unique_id]]) for r in results]
-  return squad_lib_sp.postprocess_output(
+  features = [_starts_with_text(f, examples, f.tokens.index("[SEP]") + 1)
+              for f in features]
+  decode = lambda examples, features, v2: squad_lib_sp.postprocess_output(
       examples, features, results, config.n_best_size,
       config.max_answer_length, config.validation_data.do_lower_case,
-      version_2_with_negative=config.validation_data.version_2_with_negative,
+      version_2_with_negative=v2,
       null_score_diff_threshold=config.null_score_diff_threshold)
+  if not config.validation_data.version_2_with_negative:
+    return decode(examples, features, False)
+  # Model Garden's v2.0 decoding asserts when a question has no valid span
+  # among its n-best starts x ends (a freshly trained model in CI hit it);
+  # its v1.1 decoding gives such a question the nonce n-best instead. The
+  # v1.1 pass finds them; they get "" and the v2.0 pass decodes the rest.
+  _, spans, _ = decode(examples, features, False)
+  kept = [i for i, e in enumerate(examples)
+          if spans[e.qas_id] != [NO_SPAN_NBEST]]
+  index = {old: new for new, old in enumerate(kept)}
+  renumbered = []
+  for feature in features:
+    if feature.example_index in index:
+      feature = copy.copy(feature)
+      feature.example_index = index[feature.example_index]
+      renumbered.append(feature)
+  predictions, nbest, null_diffs = decode(
+      [examples[i] for i in kept], renumbered, True)
+  ids = {f.unique_id: examples[f.example_index].qas_id for f in features}
+  null_scores = {}
+  for r in results:
+    qid = ids[r.unique_id]
+    null_scores[qid] = min(null_scores.get(qid, math.inf),
+                           r.start_logits[0] + r.end_logits[0])
+  for e in examples:
+    if e.qas_id not in predictions:
+      # As the original run_squad.py, which scores its nonce span 0.
+      predictions[e.qas_id], nbest[e.qas_id] = "", [NO_SPAN_NBEST]
+      null_diffs[e.qas_id] = null_scores[e.qas_id]
+  return predictions, nbest, null_diffs
+
+
+def _starts_with_text(feature, examples, offset):
+  """`feature` whose spans may start only on pieces with text of their own.
+
+  A span starting on a bare "▁" (SentencePiece splits " (" into "▁" and
+  "(") may have empty text: Model Garden's decoding then takes "" for an
+  answer, and asserts when every candidate of a question is one. Positions
+  of `token_is_max_context` are sequence positions; the piece maps are
+  indexed from `offset`.
+  """
+  paragraph = examples[feature.example_index].paragraph_text
+  feature = copy.copy(feature)
+  feature.token_is_max_context = {
+      position: is_max for position, is_max in
+      feature.token_is_max_context.items()
+      if position >= offset and paragraph[
+          feature.tok_start_to_orig_index[position - offset]:
+          feature.tok_end_to_orig_index[position - offset] + 1].strip()}
+  return feature
 
 
 def _decode_beam(config, examples, features, results):
@@ -112,12 +169,10 @@ def _decode_beam(config, examples, features, results):
   sequence position, so each feature's maps get the `[CLS] q [SEP]` prefix
   as empty entries: beam positions there are not in `token_is_max_context`
   and are dropped, as the original's `token_to_orig_map` check drops them.
-  Spans may not start on a piece with no text of its own (a bare "▁"): a
-  span of such pieces has empty text, and Model Garden's XLNet mode fails
-  (an assert) when every candidate of a question is one. A question left
-  with no valid span gets "" (Model Garden's nonce answer "empty" is not
-  text of the paragraph). The question also gets "" when its `cls_logits`
-  exceeds `null_score_diff_threshold`.
+  Spans may not start on a piece with no text of its own (a bare "▁"). A
+  question left with no valid span gets "" (Model Garden's nonce answer
+  "empty" is not text of the paragraph). The question also gets "" when its
+  `cls_logits` exceeds `null_score_diff_threshold`.
   """
   shifted = []
   for feature in features:
@@ -127,13 +182,7 @@ def _decode_beam(config, examples, features, results):
                                        list(feature.tok_start_to_orig_index))
     feature.tok_end_to_orig_index = ([-1] * offset +
                                      list(feature.tok_end_to_orig_index))
-    paragraph = examples[feature.example_index].paragraph_text
-    feature.token_is_max_context = {
-        position: is_max for position, is_max in
-        feature.token_is_max_context.items()
-        if paragraph[feature.tok_start_to_orig_index[position]:
-                     feature.tok_end_to_orig_index[position] + 1].strip()}
-    shifted.append(feature)
+    shifted.append(_starts_with_text(feature, examples, 0))
   answers, nbest, null_odds = squad_lib_sp.postprocess_output(
       examples, shifted, results, config.model.start_n_top,
       config.max_answer_length, config.validation_data.do_lower_case,
