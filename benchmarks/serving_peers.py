@@ -85,8 +85,11 @@ def hf_pipeline_path(torch_model, tokenizer, threads: int) -> Path:
   return run
 
 
-def onnx_path(torch_model, tokenizer, threads: int, out: pathlib.Path):
-  """ONNX Runtime on the HuggingFace model (None if not installed)."""
+def onnx_path(torch_model, tokenizer, threads: int, out: pathlib.Path,
+              int8: bool = False):
+  """ONNX Runtime on the HuggingFace model (None if not installed); with
+  `int8`, on its dynamic-range int8 form (`quantize_dynamic`, the peer of
+  our dynamic_int8)."""
   try:
     import onnxruntime  # pylint: disable=g-import-not-at-top
   except ImportError:
@@ -103,6 +106,13 @@ def onnx_path(torch_model, tokenizer, threads: int, out: pathlib.Path):
         output_names=["logits"], dynamo=False,
         dynamic_axes={k: {0: "batch", 1: "length"} for k in
                       ("input_ids", "attention_mask")})
+  if int8:
+    from onnxruntime import quantization  # pylint: disable=g-import-not-at-top
+    quantized = out / "hf_sst2_int8.onnx"
+    if not quantized.exists():
+      quantization.quantize_dynamic(str(path), str(quantized),
+                                    weight_type=quantization.QuantType.QInt8)
+    path = quantized
   options = onnxruntime.SessionOptions()
   options.intra_op_num_threads = threads
   options.inter_op_num_threads = 1
@@ -175,6 +185,8 @@ def run(args) -> None:
   onnx = onnx_path(torch_model, tokenizer, args.threads, out)
   if onnx:
     paths["ONNX Runtime (HF model)"] = onnx
+    paths["ONNX Runtime dynamic int8 (HF model)"] = onnx_path(
+        torch_model, tokenizer, args.threads, out, int8=True)
   else:
     print("ONNX Runtime: not installed, skipped")
   results = {}

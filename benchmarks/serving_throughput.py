@@ -13,12 +13,13 @@ warm-up batch excluded) on real SST-2 dev sentences and SQuAD v1.1 dev
 questions, from the model directory (Keras) and from the SavedModel.
 
 `peers`: one fine-tuned SST-2 classifier (`scripts/serving_models.sh`)
-served five ways on the same weights, text in, label out (tokenization
+served several ways on the same weights, text in, label out (tokenization
 included), on `--threads` threads each: our SavedModel and our LiteRT
 float32, dynamic_int8 and int8 (`predict classify`'s code), HuggingFace's
 `pipeline("text-classification")` on PyTorch with the weights converted by
 our `interop.hf`, and ONNX Runtime on that HuggingFace model
-(`torch.onnx.export`; skipped if onnxruntime is not installed). Sentences per
+(`torch.onnx.export`) in float32 and in its dynamic-range int8 form
+(`quantize_dynamic`; both skipped if onnxruntime is not installed). Sentences per
 second at batch 1 and 32 over the first `--sentences` SST-2 dev sentences,
 p50 / p95 latency at batch 1, the ratio of each peer to our fastest path,
 and each path's agreement with the SavedModel's labels.

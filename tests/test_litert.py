@@ -26,6 +26,7 @@ from official_albert import errors
 from official_albert.configs.encoders import AlbertEncoderConfig
 from official_albert.data.finetuning import classification_data
 from official_albert.interop import ours
+from official_albert.modeling import encoder_block
 from official_albert.serving import export
 from official_albert.serving import finetuned
 from official_albert.serving import litert
@@ -151,6 +152,76 @@ def test_encoder_forms(tmp_path):
       assert error < bound, (form, key)
     assert litert.LiteRTModel(path).signature == "encoder"
     assert _builtin_only(path)
+
+
+def _softmax_input_scales(path):
+  """The int8 scale of each SOFTMAX op's input in a `.tflite`."""
+  interpreter = Interpreter(model_path=str(path))
+  tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+  return [tensors[op["inputs"][0]]["quantization"][0]
+          for op in interpreter._get_ops_details()  # pylint: disable=protected-access
+          if op["op_name"] == "SOFTMAX"]
+
+
+def test_int8_masks_attention_with_a_finite_value(tmp_path):
+  """Full int8 traces attention with a finite mask (`finite_mask`).
+
+  Keras adds -1e9 to masked attention scores: full integer quantization
+  then gives the softmax input a scale of ~4e6, every real score rounds to
+  the same int8 value and attention is uniform (the SST-2 tiny model's
+  dev accuracy fell to chance, docs/serving.md). With the finite mask the
+  scale fits the real scores, the int8 form is closer to the float model,
+  and in float the two masks agree. Inputs: real text, cut to 8-32 pieces
+  and padded to 64; attention kernels scaled up, so that it matters.
+  """
+  config = AlbertEncoderConfig(
+      vocab_size=8000, embedding_size=16, hidden_size=32,
+      num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+      max_position_embeddings=SEQ)
+  model = ours.build_pretrainer(config)
+  rng = np.random.default_rng(0)
+  for var in model.weights:  # LayerNorm and biases keep their init.
+    if "kernel" in var.name or "embeddings" in var.name:
+      std = 0.4 if "self_attention/" in var.name else 0.02
+      var.assign(rng.normal(0.0, std, var.shape).astype(np.float32))
+  (tmp_path / "records").mkdir()
+  records = conftest.make_pretraining_records(tmp_path / "records", 20, SEQ,
+                                              8)
+  batches = litert.record_inputs(str(records / "*.tfrecord"), 24, SEQ)
+  for batch in batches:
+    cut = np.arange(SEQ) >= rng.integers(8, SEQ // 2)
+    for name in batch:
+      batch[name][:, cut] = 0
+  module = export.ServingModule(model, None, SEQ, True)
+  specs = {n: tf.TensorSpec([None, SEQ], tf.int32, name=n)
+           for n in export.ENCODER_INPUTS}
+
+  def trace():
+    return tf.function(lambda **ids: module.encode(ids)
+                       ).get_concrete_function(**specs)
+  keras_mask = trace()
+  with encoder_block.finite_mask(model):
+    finite = trace()
+  assert all(layer.mask_value is None for layer in model.submodules
+             if isinstance(layer, encoder_block.AlbertAttention))
+  ids = {k: np.concatenate([b[k] for b in batches[:8]]) for k in batches[0]}
+  real = ids["input_mask"].astype(bool)
+  want = keras_mask(**ids)["sequence_output"].numpy()[real]
+  np.testing.assert_allclose(finite(**ids)["sequence_output"].numpy()[real],
+                             want, atol=1e-5)
+  error, scales = {}, {}
+  for name, served in (("keras", keras_mask), ("finite", finite)):
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(litert.convert(served, module, [None, SEQ], litert.INT8,
+                                    batches))
+    got = _run(path, ids)["sequence_output"][real]
+    error[name] = np.linalg.norm(got - want) / np.linalg.norm(want)
+    scales[name] = _softmax_input_scales(path)
+  print("int8 relative error", error, "softmax input scales", scales)
+  assert len(scales["keras"]) == len(scales["finite"]) == 2  # 2 layers.
+  assert min(scales["keras"]) > 1e5  # 1e9 / 255: the scores collapse.
+  assert max(scales["finite"]) < 1.0
+  assert error["finite"] < error["keras"]
 
 
 @pytest.mark.parametrize("extra,message", [

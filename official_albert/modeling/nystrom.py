@@ -285,11 +285,8 @@ class NystromEncoderBlock(encoder_block.AlbertEncoderBlock):
 
   def build(self, input_shape):
     super().build(input_shape)
-    config = self._attention_layer.get_config()
-    # Shapes are recorded only once the layer has been called; it has not.
-    for unset in ("query_shape", "key_shape", "value_shape"):
-      del config[unset]
-    self._attention_layer = NystromAttention(**config, **self._nystrom_kwargs)
+    self._attention_layer = NystromAttention(**self.attention_config(),
+                                             **self._nystrom_kwargs)
 
   def get_config(self):
     return dict(super().get_config(), **self._nystrom_kwargs)

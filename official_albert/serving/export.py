@@ -85,6 +85,7 @@ from official_albert.data.tokenization import AlbertTokenizer
 from official_albert.interop import convert
 from official_albert.interop import ours
 from official_albert.modeling import albert
+from official_albert.modeling import encoder_block
 from official_albert.serving import finetuned
 from official_albert.serving import litert
 
@@ -345,7 +346,18 @@ def export(model: albert.AlbertPretrainer, output: str,
     return litert.export_forms(
         tmp, output, litert_forms, "encoder", [None, seq_length],
         _metadata(vocab, kind="encoder", lower_case=lower_case,
-                  seq_length=seq_length), batches) if litert_forms else []
+                  seq_length=seq_length), batches,
+        **_int8_signature(module, litert_forms, lambda: _head_signatures(
+            module, module.encode, False)["ids"])) if litert_forms else []
+
+
+def _int8_signature(module: ServingModule, forms: Sequence[str], trace):
+  """`export_forms`'s int8 arguments: `trace()`, an ids concrete function,
+  traced with finite attention masks (`encoder_block.finite_mask`)."""
+  if litert.INT8 not in forms:
+    return {}
+  with encoder_block.finite_mask(module.model):
+    return dict(int8_signature=trace(), int8_trackable=module)
 
 
 class FinetunedModule(ServingModule):
@@ -372,10 +384,12 @@ class FinetunedModule(ServingModule):
     return finetuned.head_outputs(self.kind, self.model, inputs, self.labels)
 
 
-def finetuned_signatures(module: FinetunedModule) -> Dict[str, object]:
-  """The concrete functions of a fine-tuned export, by signature name."""
-  heads = _head_signatures(module, module.predict,
-                           module.kind == finetuned.CLASSIFIER)
+def finetuned_signatures(module: FinetunedModule, with_text: bool = True
+                         ) -> Dict[str, object]:
+  """The concrete functions of a fine-tuned export, by signature name
+  (`with_text` False: the ids signatures only)."""
+  heads = _head_signatures(module, module.predict, with_text and (
+      module.kind == finetuned.CLASSIFIER))
   name = finetuned.SIGNATURES[module.kind]
   if module.kind == finetuned.MULTIPLE_CHOICE:
     # Ids [batch, options, length]: one sequence per option.
@@ -385,7 +399,7 @@ def finetuned_signatures(module: FinetunedModule) -> Dict[str, object]:
                                                   tf.int32, name=n)
                                  for n in ENCODER_INPUTS})
   result = {name: heads["ids"], "serving_default": heads["ids"]}
-  if module.kind == finetuned.CLASSIFIER:
+  if "text" in heads:  # A classifier's.
     result["classify_text"] = heads["text"]
     result["classify_text_pair"] = heads["text_pair"]
     result["serving_default"] = result["classify_text"]
@@ -450,9 +464,12 @@ def export_finetuned(model_dir: str, output: str, vocab: Optional[str] = None,
       entries[litert.PARAMS_METADATA] = f.read()
     beam = served.kind == finetuned.SQUAD and (
         served.params.task.model.head == "beam")
-    return litert.export_forms(tmp, output, litert_forms,
-                               finetuned.SIGNATURES[served.kind], shape,
-                               entries, batches, free_length=not beam)
+    name = finetuned.SIGNATURES[served.kind]
+    return litert.export_forms(
+        tmp, output, litert_forms, name, shape, entries, batches,
+        free_length=not beam, **_int8_signature(
+            module, litert_forms,
+            lambda: finetuned_signatures(module, with_text=False)[name]))
 
 
 def main(argv=None) -> None:

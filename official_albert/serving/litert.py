@@ -80,16 +80,16 @@ def output_path(saved_model: str, quantization: str) -> str:
   return saved_model.rstrip("/") + f".{quantization}{SUFFIX}"
 
 
-def convert(loaded, signature: str, input_shape: Sequence,
-            quantization: str,
+def convert(served, trackable, input_shape: Sequence, quantization: str,
             representative: Optional[Sequence[Inputs]] = None
             ) -> bytes:
-  """Converts one ids signature of a SavedModel to a LiteRT flatbuffer.
+  """Converts one ids signature to a LiteRT flatbuffer.
 
   Args:
-    loaded: a `serving.export` SavedModel, loaded (`tf.saved_model.load`;
-      one load serves every form).
-    signature: its ids signature (`encoder`, `classify`, `squad`, ...).
+    served: the ids signature (a concrete function of `input_word_ids`,
+      `input_mask`, `input_type_ids`), e.g. a loaded `serving.export`
+      SavedModel's `encoder`, `classify`, `squad`, ... signature.
+    trackable: the object holding its variables (the loaded SavedModel).
     input_shape: the int32 inputs' shape, e.g. `[None, seq_length]`
       (`[None, options, seq_length]` for multiple choice); None = any size.
     quantization: one of `QUANTIZATIONS`.
@@ -98,11 +98,10 @@ def convert(loaded, signature: str, input_shape: Sequence,
       `record_inputs`) to calibrate activations on.
 
   Returns:
-    The `.tflite` bytes: one signature, named `signature`, whose outputs
-    are the signature's numeric outputs (string outputs such as `label`
-    are left out: label names travel as metadata).
+    The `.tflite` bytes: one signature, whose outputs are the signature's
+    numeric outputs (string outputs such as `label` are left out: label
+    names travel as metadata); `export_forms` names it.
   """
-  served = loaded.signatures[signature]
   numeric = [k for k, spec in served.structured_outputs.items()
              if spec.dtype != tf.string]
 
@@ -116,7 +115,7 @@ def convert(loaded, signature: str, input_shape: Sequence,
       tf.TensorSpec(input_shape, tf.int32, name=n) for n in _INPUTS],
                          autograph=False).get_concrete_function()
   converter = tf.lite.TFLiteConverter.from_concrete_functions([function],
-                                                              loaded)
+                                                              trackable)
   converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
   if quantization != FLOAT32:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -124,7 +123,7 @@ def convert(loaded, signature: str, input_shape: Sequence,
     converter.representative_dataset = lambda: iter(representative)
     converter.target_spec.supported_ops = [
         tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-  return _rename_signature(converter.convert(), signature)
+  return converter.convert()
 
 
 def _check_fits(batch: Inputs, input_shape: Sequence) -> None:
@@ -364,7 +363,8 @@ def export_forms(saved_model: str, output: str, forms: Sequence[str],
                  signature: str, input_shape: Sequence,
                  entries: Dict[str, bytes],
                  representative: Optional[List[Inputs]],
-                 free_length: bool = True) -> List[str]:
+                 free_length: bool = True,
+                 int8_signature=None, int8_trackable=None) -> List[str]:
   """Converts each LiteRT form of a SavedModel signature, then writes them.
 
   Args:
@@ -379,15 +379,26 @@ def export_forms(saved_model: str, output: str, forms: Sequence[str],
     representative: calibration batches, needed for `int8` (see `convert`;
       read before anything is written, so that bad records fail first).
     free_length: see `form_shape`.
+    int8_signature: for `int8`, the ids signature traced with finite
+      attention masks (`modeling.encoder_block.finite_mask`), which full
+      integer quantization needs; its variables' holder `int8_trackable`.
 
   Returns:
     The paths written, in `forms` order.
+
+  Raises:
+    ValueError: if `int8` is asked for without `int8_signature`.
   """
+  if INT8 in forms and int8_signature is None:
+    raise ValueError("the int8 form needs int8_signature (finite_mask)")
   info = json.loads(entries.get(INFO_METADATA, b"{}"))
   loaded = tf.saved_model.load(saved_model)
-  flatbuffers = [add_metadata(
-      convert(loaded, signature, form_shape(input_shape, form, free_length),
-              form, representative),
+  sources = {form: (loaded.signatures[signature], loaded) for form in forms}
+  if INT8 in forms:
+    sources[INT8] = (int8_signature, int8_trackable)
+  flatbuffers = [add_metadata(_rename_signature(
+      convert(*sources[form], form_shape(input_shape, form, free_length),
+              form, representative), signature),
       dict(entries, **{INFO_METADATA: json.dumps(
           dict(info, quantization=form)).encode()})) for form in forms]
   paths = [output_path(output, form) for form in forms]
