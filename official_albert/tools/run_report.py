@@ -44,17 +44,19 @@ def wilson_interval(p: float, n: float, z: float = Z_95):
   return centre - half, centre + half
 
 
-def read_curves(model_dir: str):
-  """{split: {tag: [(step, value)]}} from the run's summary event files."""
+def read_curves(model_dir: str, tags=CURVES, with_time: bool = False):
+  """{split: {tag: [(step, value)]}} from the run's summary event files;
+  with `with_time`, (step, value, wall time in s since the epoch)."""
   curves = {}
   for split in ("train", "validation"):
     for path in sorted(tf.io.gfile.glob(os.path.join(model_dir, split, "events*"))):
       for event in tf.compat.v1.train.summary_iterator(path):
         for value in event.summary.value:
-          if value.tag in CURVES:
+          if value.tag in tags:
             number = float(tf.make_ndarray(value.tensor)) if value.HasField(
                 "tensor") else value.simple_value
             curves.setdefault(split, {}).setdefault(value.tag, []).append(
+                (event.step, number, event.wall_time) if with_time else
                 (event.step, number))
   return curves
 
