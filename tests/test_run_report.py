@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -78,6 +79,16 @@ def test_report_of_a_real_run(tmp_path):
       2, 4]
   assert curves["validation"]["sentence_order_accuracy"][-1][1] == (
       pytest.approx(sop, abs=1e-6))
+  # With wall times (benchmarks.pretraining_budget): the same points, and
+  # times of this run, in order.
+  timed = run_report.read_curves(str(model_dir), ("steps_per_second",
+                                                  "masked_lm_loss"), True)
+  assert [p[:2] for p in timed["train"]["masked_lm_loss"]] == (
+      curves["train"]["masked_lm_loss"])
+  times = [p[2] for p in timed["train"]["masked_lm_loss"]]
+  assert times == sorted(times) and time.time() - 3600 < times[0]
+  assert [p[0] for p in timed["train"]["steps_per_second"]] == [2, 4]
+  assert "sentence_order_accuracy" not in timed["validation"]
 
 
 def test_missing_run_is_a_user_error(tmp_path):
