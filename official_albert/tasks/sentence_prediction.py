@@ -262,11 +262,12 @@ class SentencePredictionTask(mg_sentence_prediction.SentencePredictionTask):
   @staticmethod
   def write_predictions(path: str, result: Dict[str, np.ndarray],
                         label_list: List[str]) -> None:
-    """Writes `index<TAB>prediction` rows (label strings when known)."""
+    """Writes `index<TAB>prediction` rows (label strings when known; scores
+    with 9 significant digits, which restore a float32 exactly)."""
     with io_utils.atomic_path(path) as tmp:
       with tf.io.gfile.GFile(tmp, "w") as f:
         f.write("index\tprediction\n")
         for i, p in zip(result["example_id"], result["predictions"]):
           value = label_list[int(p)] if label_list else (
-              f"{p:.6g}" if isinstance(p, np.floating) else int(p))
+              f"{p:.9g}" if isinstance(p, np.floating) else int(p))
           f.write(f"{i}\t{value}\n")
