@@ -19,11 +19,12 @@ Steps: `clip(ceil(5 N / 32), 100, 800)`: 5 epochs, at least 100 updates
 (at N = 100 that is 32 epochs) and at most the study's 800.
 
 Learning rate: each initialisation gets its own. With several `--rates`,
-every rate runs at the middle size with the first seed, and the rate with
-the best dev metric there is used for that initialisation and task at
-every size and seed (the grid's runs are reported too). Selecting on the
-dev set that is also reported favours both sides equally; it is how the
-GLUE papers pick rates.
+`official_albert.sweep` runs a `--grid` over them at the middle size (the
+first seed's subset, `task.seed` 1), and the rate with the best dev metric
+there is used for that initialisation and task at every size and seed (the
+grid's runs are reported too, and the chosen rate's run is the curve's
+point when the first seed is 1). Selecting on the dev set that is also
+reported favours both sides equally; it is how the GLUE papers pick rates.
 
 Outputs under `--run_dir`: the subsets (`<task>/train_<N>_seed<S>.tfrecord`),
 one model directory per run with `oracle.json`, `results.json` and the
@@ -45,8 +46,11 @@ import tensorflow as tf
 from benchmarks import finetune_oracle as oracle
 from official_albert import errors
 from official_albert import io_utils
+from official_albert.sweep import cli as sweep_cli
 
 INITS = ("scratch", "pretrained")
+LEARNING_RATE = ("trainer.optimizer_config.learning_rate.polynomial."
+                 "initial_learning_rate")
 
 
 def subset(records: str, n: int, seed: int) -> str:
@@ -92,8 +96,7 @@ def one_run(args, task: str, n: int, seed: int, init: str, rate: float
     override = oracle.study_override(
         task, steps, seed, records,
         args.checkpoint if init == "pretrained" else "", train_file=name)
-    override += (",trainer.optimizer_config.learning_rate.polynomial."
-                 f"initial_learning_rate={rate}")
+    override += f",{LEARNING_RATE}={rate}"
     io_utils.remove(out)  # A leftover checkpoint would end the run at once.
     result = oracle.ours_run([args.model_config, *oracle.CONFIG_FILES],
                              override, out, oracle.TASKS[task][3])
@@ -101,6 +104,53 @@ def one_run(args, task: str, n: int, seed: int, init: str, rate: float
           f"({result['seconds']:.0f} s)", flush=True)
   return dict(task=task, n=n, seed=seed, init=init, rate=rate, steps=steps,
               score=result[oracle.TASKS[task][2]], seconds=result["seconds"])
+
+
+def rate_sweep(args, task: str, n: int, seed: int, init: str,
+               rates: List[float]) -> List[Dict]:
+  """Chooses the learning rate with `official_albert.sweep`: a `--grid`
+  over `rates` at size `n` (the subset drawn with `seed`), `task.seed` 1,
+  under `<run_dir>/<task>/n<n>/sweep_<init>_seed<seed>` (resumed when
+  started again).
+
+  Returns:
+    One run (as `one_run` returns) per rate; "seconds" is the sweep's wall
+    time shared equally by its points (the sweep does not time a run).
+
+  Raises:
+    UserError: if a point of the sweep failed (its error line named).
+  """
+  records = io_utils.join(args.records_dir, task)
+  name = subset(records, n, seed)
+  steps = steps_for(n)
+  override = oracle.study_override(
+      task, steps, 1, records,
+      args.checkpoint if init == "pretrained" else "", train_file=name)
+  metric = oracle.TASKS[task][2]
+  print(f"== {task} N={n} {init}: sweep of {LEARNING_RATE} over "
+        f"{','.join(f'{r:g}' for r in rates)} ({steps} steps)", flush=True)
+  start = time.time()
+  rows = sweep_cli.run(
+      [f"--experiment={oracle.EXPERIMENT}"]
+      + [f"--config_file={f}" for f in (args.model_config,
+                                         *oracle.CONFIG_FILES)]
+      + [f"--params_override={override}", "--seeds=1", f"--metric={metric}",
+         f"--sweep_dir={io_utils.join(args.run_dir, task, f'n{n}', f'sweep_{init}_seed{seed}')}",
+         f"--grid={LEARNING_RATE}=" + ",".join(f"{r:g}" for r in rates)])
+  failed = [r for r in rows if r["state"] != "COMPLETE"]
+  if failed:
+    errors.fail(f"the {task} {init} sweep at {LEARNING_RATE}="
+                f"{failed[0][LEARNING_RATE]} failed: {failed[0]['error']}")
+  seconds = (time.time() - start) / len(rows)
+  return [dict(task=task, n=n, seed=seed, init=init,
+               rate=float(r[LEARNING_RATE]), steps=steps, score=r["seed1"],
+               seconds=seconds) for r in rows]
+
+
+def grid_point_reused(rates: List[float], seeds: List[int]) -> bool:
+  """Whether the sweep's run at the chosen rate stands for the curve's
+  point (middle size, first seed): it ran with `task.seed` 1."""
+  return len(rates) > 1 and seeds[0] == 1
 
 
 def summary(values: List[float]) -> str:
@@ -200,14 +250,18 @@ def main(argv=None) -> None:
                         io_utils.join(args.records_dir, task))
     middle = sizes[len(sizes) // 2]
     for init in INITS:
-      grid = [one_run(args, task, middle, seeds[0], init, rate)
-              for rate in rates]
+      grid = (rate_sweep(args, task, middle, seeds[0], init, rates)
+              if len(rates) > 1 else [])
       runs += grid
-      chosen[task, init] = max(grid, key=lambda r: r["score"])["rate"]
+      chosen[task, init] = (max(grid, key=lambda r: r["score"])["rate"]
+                            if grid else rates[0])
     for seed in seeds:
       for n in sizes:
         for init in INITS:
-          if (n, seed) != (middle, seeds[0]) or len(rates) == 1:
+          # The sweep's run at the chosen rate is this point when its
+          # task.seed (1) is the point's seed.
+          if not (grid_point_reused(rates, seeds) and
+                  (n, seed) == (middle, seeds[0])):
             runs.append(one_run(args, task, n, seed, init,
                                 chosen[task, init]))
   runs = list({(r["task"], r["n"], r["seed"], r["init"], r["rate"]): r
