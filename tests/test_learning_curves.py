@@ -9,7 +9,7 @@ must come back with the rate its own run trained at (read from the run's
 steps both rates predict one class (the same accuracy), while their losses
 differ, so a point paired with the other rate's run would fail.
 
-Tests: `benchmarks.learning_curves.rate_sweep`.
+Tests: `benchmarks.learning_curves`.
 """
 
 import argparse
