@@ -81,11 +81,26 @@ def steps_for(n: int) -> int:
   return min(800, max(100, math.ceil(5 * n / 32)))
 
 
+def run_override(args, task: str, n: int, seed: int, init: str,
+                 task_seed: int) -> str:
+  """The study's `--params_override` for one fine-tuning of `task` on the
+  subset of `n` examples drawn with `seed` (written if missing), `steps_for(n)`
+  updates, `task.seed` `task_seed`, from `args.checkpoint` when `init` is
+  "pretrained" and from random initialisation otherwise.
+
+  Raises:
+    UserError: if the task has fewer than `n` training records.
+  """
+  records = io_utils.join(args.records_dir, task)
+  return oracle.study_override(
+      task, steps_for(n), task_seed, records,
+      args.checkpoint if init == "pretrained" else "",
+      train_file=subset(records, n, seed))
+
+
 def one_run(args, task: str, n: int, seed: int, init: str, rate: float
             ) -> Dict:
   """One fine-tuning run (reused when its `oracle.json` exists)."""
-  records = io_utils.join(args.records_dir, task)
-  name = subset(records, n, seed)
   steps = steps_for(n)
   out = io_utils.join(args.run_dir, task, f"n{n}", f"lr{rate:g}", init,
                       f"seed{seed}")
@@ -93,9 +108,7 @@ def one_run(args, task: str, n: int, seed: int, init: str, rate: float
   if result is None:
     print(f"== {task} N={n} {init} lr {rate:g} seed {seed} ({steps} steps)",
           flush=True)
-    override = oracle.study_override(
-        task, steps, seed, records,
-        args.checkpoint if init == "pretrained" else "", train_file=name)
+    override = run_override(args, task, n, seed, init, task_seed=seed)
     override += f",{LEARNING_RATE}={rate}"
     io_utils.remove(out)  # A leftover checkpoint would end the run at once.
     result = oracle.ours_run([args.model_config, *oracle.CONFIG_FILES],
@@ -120,12 +133,8 @@ def rate_sweep(args, task: str, n: int, seed: int, init: str,
   Raises:
     UserError: if a point of the sweep failed (its error line named).
   """
-  records = io_utils.join(args.records_dir, task)
-  name = subset(records, n, seed)
   steps = steps_for(n)
-  override = oracle.study_override(
-      task, steps, 1, records,
-      args.checkpoint if init == "pretrained" else "", train_file=name)
+  override = run_override(args, task, n, seed, init, task_seed=1)
   metric = oracle.TASKS[task][2]
   print(f"== {task} N={n} {init}: sweep of {LEARNING_RATE} over "
         f"{','.join(f'{r:g}' for r in rates)} ({steps} steps)", flush=True)

@@ -399,3 +399,21 @@ def test_interrupted_points_are_queued_again_failed_ones_not():
   waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
   assert [t.system_attrs["fixed_params"] for t in waiting] == [{DROPOUT: 0.0}]
   assert sweep.count_points(study, dims, 1) == (2, 0)
+
+
+@pytest.mark.parametrize("metric_type", ["accuracy", "f1",
+                                         "matthews_corrcoef",
+                                         "pearson_spearman_corr"])
+def test_reported_metrics_for_every_glue_metric_type(metric_type):
+  # A binary metric (MRPC's and QQP's f1) once failed here: the names were
+  # probed with three classes, which sklearn's binary F1 refuses.
+  from official.core import exp_factory  # pylint: disable=g-import-not-at-top
+  from official_albert.metrics import glue  # pylint: disable=g-import-not-at-top
+  params = exp_factory.get_exp_config("albert/sentence_prediction")
+  params.override({"task": {"metric_type": metric_type,
+                            "model": {"num_classes": 1 if metric_type ==
+                                      "pearson_spearman_corr" else 2}}})
+  main, names = objective.reported_metrics(params)
+  assert main == metric_type
+  assert set(glue.glue_metrics(metric_type, [0, 1, 1], [0, 1, 0])) <= names
+  assert metric_type in names

@@ -52,7 +52,7 @@ def reported_metrics(params: cfg.ExperimentConfig
   names = {_LOSS} | {m.name for m in task.build_metrics(training=False)}
   if isinstance(task_config, finetuning.SentencePredictionConfig):
     kind = task_config.metric_type
-    names |= set(glue.glue_metrics(kind, [0.0, 1.0, 2.0], [0.0, 1.0, 1.0]))
+    names |= set(glue.glue_metrics(kind, [0, 1, 1], [0, 1, 0]))
     return kind, names
   if isinstance(task_config, finetuning.SquadConfig):
     if task_config.validation_data.version_2_with_negative:
