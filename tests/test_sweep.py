@@ -33,7 +33,9 @@ import yaml
 
 import sst2_slice
 import train
+from official.core import exp_factory
 from official_albert.errors import UserError
+from official_albert.metrics import glue
 from official_albert.sweep import objective
 from official_albert.sweep import runner
 from official_albert.sweep import space
@@ -401,14 +403,10 @@ def test_interrupted_points_are_queued_again_failed_ones_not():
   assert sweep.count_points(study, dims, 1) == (2, 0)
 
 
-@pytest.mark.parametrize("metric_type", ["accuracy", "f1",
-                                         "matthews_corrcoef",
-                                         "pearson_spearman_corr"])
+@pytest.mark.parametrize("metric_type", glue.METRIC_TYPES)
 def test_reported_metrics_for_every_glue_metric_type(metric_type):
   # A binary metric (MRPC's and QQP's f1) once failed here: the names were
   # probed with three classes, which sklearn's binary F1 refuses.
-  from official.core import exp_factory  # pylint: disable=g-import-not-at-top
-  from official_albert.metrics import glue  # pylint: disable=g-import-not-at-top
   params = exp_factory.get_exp_config("albert/sentence_prediction")
   params.override({"task": {"metric_type": metric_type,
                             "model": {"num_classes": 1 if metric_type ==
